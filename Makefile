@@ -1,0 +1,30 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install test run train bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[model,train,api,test]'
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q
+
+run: install
+	$(VENV)/bin/nlp-guard scan nlp_guard/data/samples.jsonl -o /tmp/nlp_guard_samples.out.jsonl
+
+train: install
+	$(PY) -m training.train
+
+bench: install
+	$(PY) bench/bench_guard.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,137 @@
+"""The shipped classifier: an int8 ONNX encoder with its own tokenizer, labels
+and calibrated thresholds, loaded from local files only.
+
+A model directory holds ``model.onnx``, ``tokenizer.json`` and ``config.json``
+(labels, thresholds, max_length, version); ``metrics.json`` and ``MODEL_CARD.md``
+sit beside them.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+
+REQUIRED_FILES = ("model.onnx", "tokenizer.json", "config.json")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    version: str
+    labels: tuple[str, ...]
+    thresholds: dict[str, float]
+    max_length: int
+    stride: int
+
+    @classmethod
+    def read(cls, path: Path) -> ModelConfig:
+        try:
+            raw = json.loads(path.read_text("utf-8"))
+            cfg = cls(str(raw["version"]), tuple(raw["labels"]), {k: float(v) for k, v in raw["thresholds"].items()},
+                      int(raw.get("max_length", 128)), int(raw.get("stride", 32)))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{path} is not a valid model config ({type(exc).__name__}: {exc}); "
+                             "it needs version, labels, thresholds") from None
+        missing = set(cfg.labels) - set(cfg.thresholds)
+        if missing:
+            raise ModelError(f"{path}: no threshold for labels {sorted(missing)}")
+        if not 0 <= cfg.stride < cfg.max_length - 2:
+            raise ModelError(f"{path}: stride {cfg.stride} must be below max_length - 2")
+        return cfg
+
+
+def calibrate(p: float, threshold: float) -> float:
+    """Map a probability so that the model's own threshold lands on 0.5."""
+    if p < threshold:
+        return 0.5 * p / threshold
+    return 0.5 + 0.5 * (p - threshold) / (1.0 - threshold) if threshold < 1.0 else 1.0
+
+
+class OnnxClassifier:
+    """Batches texts, splits long ones into overlapping windows, and takes the
+    strongest window per category."""
+
+    def __init__(self, path: Path, threads: int | None = None, batch_size: int = 32) -> None:
+        self.path = path
+        self.config = ModelConfig.read(path / "config.json")
+        self.version = self.config.version
+        self.labels = self.config.labels
+        self.batch_size = batch_size
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ModelError(f"the model needs the 'model' extra: pip install 'nlp_guard[model]' ({exc.name} missing)") from None
+        try:
+            self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
+            raise ModelError(f"{path / 'tokenizer.json'} cannot be read: {exc}") from None
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            raise ModelError(f"{path / 'model.onnx'} cannot be loaded: {str(exc)[:200]}") from None
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self._lock = threading.Lock()
+        self.pad_id = self.tokenizer.token_to_id("<pad>") or 0
+
+    def _windows(self, ids: list[int]) -> list[list[int]]:
+        """Token windows with the special tokens kept at both ends."""
+        cls_, body, sep = ids[:1], ids[1:-1], ids[-1:]
+        size = self.config.max_length - 2
+        if len(body) <= size:
+            return [ids]
+        step = size - self.config.stride
+        return [cls_ + body[i:i + size] + sep for i in range(0, max(1, len(body) - self.config.stride), step)]
+
+    def logits(self, texts: Sequence[str]) -> list[list[float]]:
+        """Raw per-window-max probabilities, uncalibrated (for training and parity checks)."""
+        import numpy as np
+
+        encs = self.tokenizer.encode_batch(list(texts))
+        windows: list[tuple[int, list[int]]] = [(i, w) for i, e in enumerate(encs) for w in self._windows(e.ids)]
+        order = sorted(range(len(windows)), key=lambda k: len(windows[k][1]))
+        probs = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for b in range(0, len(order), self.batch_size):
+            chunk = [windows[k] for k in order[b:b + self.batch_size]]
+            width = max(len(w) for _, w in chunk)
+            ids = np.full((len(chunk), width), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for r, (_, w) in enumerate(chunk):
+                ids[r, :len(w)] = w
+                mask[r, :len(w)] = 1
+            feed: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            with self._lock:
+                out = self.session.run(None, feed)[0]
+            p = 1.0 / (1.0 + np.exp(-out))
+            for r, (i, _) in enumerate(chunk):
+                probs[i] = np.maximum(probs[i], p[r])
+        return probs.tolist()
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        if not texts:
+            return []
+        th = self.config.thresholds
+        return [{lab: calibrate(p, th[lab]) for lab, p in zip(self.labels, row, strict=True)} for row in self.logits(texts)]
+
+
+def load_classifier(path: str | Path, threads: int | None = None) -> OnnxClassifier:
+    """Load a model directory, or explain what is missing."""
+    p = Path(path)
+    if not p.is_dir():
+        raise ModelError(f"model directory {p} does not exist; run 'make train' or set NLP_GUARD_MODEL_DIR")
+    missing = [f for f in REQUIRED_FILES if not (p / f).is_file()]
+    if missing:
+        raise ModelError(f"model directory {p} is incomplete: missing {', '.join(missing)}")
+    return OnnxClassifier(p, threads=threads)

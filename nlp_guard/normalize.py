@@ -1,0 +1,166 @@
+"""Text normalisation that defeats evasions and keeps an exact offset map.
+
+Every character of the normalised text records the ``[start, end)`` range of
+original characters it came from, so a span found on normalised text maps back
+to the user's original text exactly.
+
+Steps, in order: drop zero-width and control characters; NFKC (full-width to
+half-width) and lower-case; traditional to simplified (OpenCC); emoji that
+stand for weapons; pinyin and ASCII initials (``pian zi``, ``fy``); separators
+inserted between Chinese characters (``骗*子``, ``法 院``); homophones
+(``判型`` → ``判刑``).
+"""
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import regex
+import yaml
+
+CJK = r"\p{Han}"
+_SEPARATORS = r"[\s*\-_.·•/\\|~^#+=`'\"]"
+_ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\ufe0f", "\ufe0e"}
+_KEEP_CONTROLS = {"\n", "\t"}
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """Normalised text plus, per character, the original range it stands for."""
+
+    original: str
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a normalised span ``[start, end)`` to the original text."""
+        if not 0 <= start <= end <= len(self.text):
+            raise ValueError(f"span [{start}, {end}) outside normalised text of length {len(self.text)}")
+        if start == end:
+            pos = self.starts[start] if start < len(self.starts) else len(self.original)
+            return pos, pos
+        return self.starts[start], self.ends[end - 1]
+
+
+class _Builder:
+    """Characters with their original ranges, rewritten pass by pass."""
+
+    def __init__(self, chars: list[str], spans: list[tuple[int, int]]) -> None:
+        self.chars = chars
+        self.spans = spans
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chars)
+
+    def sub(self, pattern: regex.Pattern[str], repl: Callable[[regex.Match[str]], str]) -> None:
+        text = self.text
+        chars: list[str] = []
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        for m in pattern.finditer(text):
+            i, j = m.span()
+            if i == j:
+                continue
+            chars.extend(self.chars[pos:i])
+            spans.extend(self.spans[pos:i])
+            covered = (self.spans[i][0], self.spans[j - 1][1])
+            for ch in repl(m):
+                chars.append(ch)
+                spans.append(covered)
+            pos = j
+        chars.extend(self.chars[pos:])
+        spans.extend(self.spans[pos:])
+        self.chars, self.spans = chars, spans
+
+
+@dataclass(frozen=True)
+class _Variants:
+    emoji: regex.Pattern[str] | None
+    emoji_map: dict[str, str]
+    ascii: regex.Pattern[str] | None
+    ascii_map: dict[str, str]
+    homophones: regex.Pattern[str] | None
+    homophone_map: dict[str, str]
+
+
+def _alternation(keys: list[str]) -> str:
+    return "|".join(regex.escape(k) for k in sorted(keys, key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def _variants() -> _Variants:
+    from pypinyin import lazy_pinyin
+
+    raw = yaml.safe_load(resources.files("nlp_guard.data").joinpath("variants.yaml").read_text("utf-8"))
+    emoji_map = {unicodedata.normalize("NFKC", k): v for k, v in raw.get("emoji", {}).items()}
+    ascii_map: dict[str, str] = {k.lower(): v for k, v in raw.get("abbreviations", {}).items()}
+    ascii_alts = [regex.escape(k) for k in ascii_map]
+    pinyin_map: dict[str, str] = {}
+    for word in raw.get("pinyin_words", []):
+        syllables = lazy_pinyin(word)
+        pinyin_map["".join(syllables)] = word
+        ascii_alts.append(r"[\s\-_*.]*".join(regex.escape(s) for s in syllables))
+    ascii_map.update(pinyin_map)
+    homophone_map = {unicodedata.normalize("NFKC", k).lower(): v for k, v in raw.get("homophones", {}).items()}
+    ascii_alts.sort(key=len, reverse=True)
+    return _Variants(
+        emoji=regex.compile(_alternation(list(emoji_map))) if emoji_map else None,
+        emoji_map=emoji_map,
+        ascii=regex.compile(r"(?<![a-z0-9@_.])(?:" + "|".join(ascii_alts) + r")(?![a-z0-9@_]|\.[a-z0-9])") if ascii_alts else None,
+        ascii_map=ascii_map,
+        homophones=regex.compile(_alternation(list(homophone_map))) if homophone_map else None,
+        homophone_map=homophone_map,
+    )
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> Callable[[str], str]:
+    from opencc import OpenCC
+
+    return OpenCC("t2s").convert
+
+
+_INSERTED_SEPARATOR = regex.compile(rf"(?<={CJK}){_SEPARATORS}+(?={CJK})")
+
+
+def _ascii_key(matched: str) -> str:
+    return regex.sub(r"[\s\-_*.]", "", matched)
+
+
+def normalize(original: str) -> Normalized:
+    """Normalise ``original`` for matching; see the module docstring for the steps."""
+    chars: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for i, ch in enumerate(original):
+        if ch in _ZERO_WIDTH or (unicodedata.category(ch) in ("Cc", "Cf") and ch not in _KEEP_CONTROLS):
+            continue
+        for out in unicodedata.normalize("NFKC", ch).lower():
+            chars.append(out)
+            spans.append((i, i + 1))
+    b = _Builder(chars, spans)
+
+    simplified = _t2s()(b.text)
+    if len(simplified) == len(b.chars):
+        b.chars = list(simplified)
+    else:  # phrase conversion changed the length: fall back to per-character conversion
+        b.chars = [_t2s()(c) if len(_t2s()(c)) == 1 else c for c in b.chars]
+
+    v = _variants()
+    if v.emoji is not None:
+        b.sub(v.emoji, lambda m: v.emoji_map[m.group()])
+    if v.ascii is not None:
+        b.sub(v.ascii, lambda m: v.ascii_map.get(_ascii_key(m.group()), m.group()))
+    b.sub(_INSERTED_SEPARATOR, lambda m: "")
+    if v.homophones is not None:
+        b.sub(v.homophones, lambda m: v.homophone_map[m.group()])
+    return Normalized(
+        original=original,
+        text=b.text,
+        starts=tuple(s for s, _ in b.spans),
+        ends=tuple(e for _, e in b.spans),
+    )

@@ -1,0 +1,218 @@
+"""The policy pack's schema: categories, citations, rules and context as versioned data.
+
+Validation errors name the field and say how to fix it; ``load_policy`` turns
+them into :class:`~nlp_guard.errors.PolicyError`.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import regex
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CATEGORY_CODES = ("threat", "abuse", "deception", "privacy", "coercion")
+Action = Literal["block", "flag"]
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Citation(_Strict):
+    title: str
+    profile: Literal["cn", "us"] = "cn"
+    note: str = ""
+
+
+class Subcategory(_Strict):
+    name: str
+    citations: list[str] = Field(min_length=1)
+    suggestion: str = Field(description="a compliant sentence to write instead")
+    action: Action | None = None
+
+
+class Category(_Strict):
+    name: str
+    severity: Severity
+    action: Action
+    threshold: float = Field(ge=0.0, le=1.0, description="score at or above which the category fires")
+    model_subcategory: str = Field(description="subcategory reported when only the model fires")
+    subcategories: dict[str, Subcategory] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _model_sub_known(self) -> Category:
+        if self.model_subcategory not in self.subcategories:
+            raise ValueError(f"model_subcategory {self.model_subcategory!r} is not one of {sorted(self.subcategories)}")
+        return self
+
+
+class Rule(_Strict):
+    """One rule; exactly one of ``phrases``, ``regex`` or ``tokens`` is set.
+
+    ``tokens`` is a token pattern: a list of word alternatives per slot, matched on
+    jieba word boundaries, with at most ``gap`` words between consecutive slots.
+    """
+
+    id: str
+    subcategory: str
+    score: float = Field(ge=0.0, le=1.0)
+    phrases: list[str] = []
+    regex: list[str] = []
+    tokens: list[list[str]] = []
+    gap: int = Field(default=4, ge=0, le=20)
+    protective_context: bool = Field(default=True, description="suppress when quoted or negated")
+    recipients: list[str] = Field(default=[], description="only for these recipients; empty = all")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Rule:
+        kinds = [k for k in ("phrases", "regex", "tokens") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError(f"rule {self.id!r} must set exactly one of phrases, regex, tokens (got {kinds or 'none'})")
+        return self
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for p in patterns:
+            try:
+                regex.compile(p)
+            except regex.error as exc:
+                raise ValueError(f"regex {p!r} does not compile: {exc}") from exc
+        return patterns
+
+
+class Context(_Strict):
+    """Protective and negating context that turns a hit into a non-violation."""
+
+    window: int = Field(default=14, ge=1, le=60)
+    protective_prefixes: list[str]
+    protective_suffixes: list[str]
+    negators: list[str]
+    negator_window: int = Field(default=3, ge=1, le=10)
+    quote_pairs: list[str] = Field(description="two-character strings: opening then closing quote")
+
+    @field_validator("quote_pairs")
+    @classmethod
+    def _pairs(cls, pairs: list[str]) -> list[str]:
+        for p in pairs:
+            if len(p) != 2:
+                raise ValueError(f"quote pair {p!r} must be exactly two characters, e.g. “”")
+        return pairs
+
+
+class DebtFacts(_Strict):
+    """What counts as revealing the debt to someone who is not the debtor."""
+
+    terms: list[str]
+    regex: list[str]
+    platforms: list[str]
+
+
+class Signal(_Strict):
+    name: str
+    terms: list[str]
+    escalate: bool = False
+
+
+class ContactPolicy(_Strict):
+    window_start: str = Field(default="08:00", pattern=r"^\d{2}:\d{2}$")
+    window_end: str = Field(default="21:00", pattern=r"^\d{2}:\d{2}$")
+    timezone: str = "Asia/Shanghai"
+    max_connected_calls_per_day: int = Field(default=3, ge=1)
+    max_attempts_per_number_per_day: int = Field(default=6, ge=1)
+    min_interval_minutes: int = Field(default=0, ge=0)
+
+
+class PolicyPack(_Strict):
+    version: str
+    name: str
+    profile: Literal["cn", "us"] = "cn"
+    categories: dict[str, Category]
+    citations: dict[str, Citation]
+    profile_citations: dict[str, dict[str, list[str]]] = Field(
+        default={}, description="profile -> subcategory -> citation ids, replacing the subcategory's own"
+    )
+    rules: list[Rule]
+    allow_list: list[str] = []
+    context: Context
+    debt_facts: DebtFacts
+    relay_suggestion: str
+    signals: dict[str, Signal]
+    contact: ContactPolicy = ContactPolicy()
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, cats: dict[str, Category]) -> dict[str, Category]:
+        unknown = set(cats) - set(CATEGORY_CODES)
+        missing = set(CATEGORY_CODES) - set(cats)
+        if unknown:
+            raise ValueError(f"unknown categories {sorted(unknown)}; allowed: {list(CATEGORY_CODES)}")
+        if missing:
+            raise ValueError(f"missing categories {sorted(missing)}; every pack defines all of {list(CATEGORY_CODES)}")
+        for code, cat in cats.items():
+            for sub in cat.subcategories:
+                if not sub.startswith(code + "."):
+                    raise ValueError(f"subcategory {sub!r} must start with {code + '.'!r}")
+        return cats
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> PolicyPack:
+        subs = self.subcategory_codes()
+        for code, cat in self.categories.items():
+            for sub_code, sub in cat.subcategories.items():
+                for c in sub.citations:
+                    if c not in self.citations:
+                        raise ValueError(f"subcategory {sub_code!r} cites unknown citation {c!r}; add it under 'citations'")
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.subcategory not in subs:
+                raise ValueError(f"rule {rule.id!r} names unknown subcategory {rule.subcategory!r}; known: {sorted(subs)}")
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} is used twice; rule ids must be unique")
+            seen.add(rule.id)
+        for profile, mapping in self.profile_citations.items():
+            for sub_code, cites in mapping.items():
+                if sub_code not in subs:
+                    raise ValueError(f"profile_citations.{profile} names unknown subcategory {sub_code!r}")
+                for c in cites:
+                    if c not in self.citations:
+                        raise ValueError(f"profile_citations.{profile}.{sub_code} cites unknown citation {c!r}")
+        return self
+
+    def subcategory_codes(self) -> set[str]:
+        return {s for cat in self.categories.values() for s in cat.subcategories}
+
+    def subcategory(self, code: str) -> Subcategory:
+        return self.categories[code.split(".", 1)[0]].subcategories[code]
+
+    def citations_for(self, code: str) -> list[str]:
+        """Citation titles for a subcategory under the pack's active profile."""
+        ids = self.profile_citations.get(self.profile, {}).get(code) or self.subcategory(code).citations
+        return [self.citations[c].title for c in ids]
+
+
+class Overlay(_Strict):
+    """A tenant's changes to a pack, applied without forking it."""
+
+    tenant: str
+    version: str = "1"
+    profile: Literal["cn", "us"] | None = None
+    add_rules: list[Rule] = []
+    add_phrases: dict[str, list[str]] = Field(default={}, description="rule id -> extra phrases")
+    disable_rules: list[str] = []
+    allow_list: list[str] = []
+    thresholds: dict[str, float] = {}
+    actions: dict[str, Action] = {}
+    platforms: list[str] = []
+    contact: ContactPolicy | None = None
+
+    @field_validator("thresholds")
+    @classmethod
+    def _threshold_range(cls, t: dict[str, float]) -> dict[str, float]:
+        for k, v in t.items():
+            if k not in CATEGORY_CODES:
+                raise ValueError(f"threshold for unknown category {k!r}; allowed: {list(CATEGORY_CODES)}")
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"threshold for {k!r} is {v}; it must be between 0 and 1")
+        return t

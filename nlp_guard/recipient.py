@@ -1,0 +1,48 @@
+"""The recipient-aware privacy rule.
+
+The same overdue reminder is compliant to the debtor or guarantor and a
+privacy violation to an emergency contact or third party (PIPL Art. 10,
+信用卡办法 Art. 68, GB/T 45251). A debt fact is an amount, overdue status, the
+loan itself or the lending platform.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+from .context import ContextFilter
+from .finding import Finding
+from .policy.schema import PolicyPack
+
+RECIPIENTS = ("debtor", "guarantor", "emergency_contact", "third_party")
+MAY_KNOW_THE_DEBT = frozenset({"debtor", "guarantor"})
+SUBCATEGORY = "privacy.third_party_disclosure"
+
+
+@dataclass(frozen=True)
+class RecipientRule:
+    pattern: regex.Pattern[str]
+    context: ContextFilter
+    relay: str
+
+    @classmethod
+    def from_pack(cls, pack: PolicyPack, context: ContextFilter) -> RecipientRule:
+        f = pack.debt_facts
+        alts = [regex.escape(t) for t in sorted(f.terms + f.platforms, key=len, reverse=True)] + [f"(?:{r})" for r in f.regex]
+        return cls(regex.compile("|".join(alts)), context, pack.relay_suggestion)
+
+    def debt_facts(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in self.pattern.finditer(text, timeout=0.05)
+                if self.context.reason(text, *m.span()) is None]
+
+    def check(self, text: str, recipient: str | None) -> list[Finding]:
+        """Debt facts in a message to someone who may not be told about the debt."""
+        if recipient is None or recipient in MAY_KNOW_THE_DEBT:
+            return []
+        return [Finding(SUBCATEGORY, s, e, 0.9, "context", "recipient.debt_fact",
+                        f"debt fact {text[s:e]!r} in a message to recipient={recipient}")
+                for s, e in self.debt_facts(text)]
+
+    def relay_suggestion(self, who: str = "机主") -> str:
+        return self.relay.format(who=who)

@@ -1,0 +1,17 @@
+"""Redaction of the user's ORIGINAL text: PII is found on normalised text and
+mapped back, so full-width digits and other evasions are redacted too."""
+from __future__ import annotations
+
+from .normalize import normalize
+from .pii import analyze, redact
+from .pii.redact import Style
+
+
+def pii_findings(text: str) -> list:
+    """PII findings with offsets into ``text`` itself."""
+    norm = normalize(text)
+    return [f.moved(*norm.to_original(f.start, f.end)) for f in analyze(norm.text)]
+
+
+def redact_original(text: str, style: Style = "mask") -> str:
+    return redact(text, pii_findings(text), style=style)

@@ -1,0 +1,34 @@
+"""Compliant rewrites for drafts: replace each offending clause with the
+subcategory's compliant sentence, keep the rest of the collector's words."""
+from __future__ import annotations
+
+import regex
+
+from .recipient import SUBCATEGORY as RECIPIENT_SUBCATEGORY
+from .results import Violation
+
+_CLAUSE = regex.compile(r"[^，。！？,!?;；\n]+[，。！？,!?;；\n]*")
+
+
+def rewrite(original: str, violations: tuple[Violation, ...]) -> str:
+    """A draft with the offending clauses replaced; a third-party disclosure becomes a relay."""
+    for v in violations:
+        if v.subcategory == RECIPIENT_SUBCATEGORY and "context" in v.source:
+            return v.suggestion
+    bad = [(e.start, e.end) for v in violations for e in v.evidence]
+    parts: list[str] = []
+    used: set[str] = set()
+    for m in _CLAUSE.finditer(original):
+        if not any(s < m.end() and e > m.start() for s, e in bad):
+            parts.append(m.group())
+            continue
+        for v in violations:
+            if v.suggestion not in used and any(m.start() < e.end and e.start < m.end() for e in v.evidence):
+                used.add(v.suggestion)
+                parts.append(v.suggestion)
+    return "".join(parts).strip() or " ".join(dict.fromkeys(v.suggestion for v in violations))
+
+
+def fallback(violations: tuple[Violation, ...]) -> str:
+    """The suggestions alone, when the clause-level rewrite still does not pass."""
+    return "".join(dict.fromkeys(v.suggestion for v in violations))

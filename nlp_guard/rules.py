@@ -1,0 +1,93 @@
+"""The policy pack's rules, compiled: phrases, time-bounded regexes and token patterns.
+
+Rules run on normalised text and return :class:`Finding` objects with
+normalised offsets; the engine maps them to the original text.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import regex
+
+from .context import ContextFilter
+from .finding import Finding
+from .policy.schema import PolicyPack, Rule
+from .segment import add_words, tokenize
+
+log = logging.getLogger(__name__)
+REGEX_TIMEOUT_S = 0.05
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    rule: Rule
+    pattern: regex.Pattern[str] | None  # phrases and regexes, one alternation
+    slots: tuple[frozenset[str], ...]  # token patterns
+
+
+def _compile(rule: Rule) -> _Compiled:
+    if rule.phrases:
+        alts = "|".join(regex.escape(p) for p in sorted(set(rule.phrases), key=len, reverse=True))
+        return _Compiled(rule, regex.compile(alts), ())
+    if rule.regex:
+        return _Compiled(rule, regex.compile("|".join(f"(?:{r})" for r in rule.regex)), ())
+    return _Compiled(rule, None, tuple(frozenset(s) for s in rule.tokens))
+
+
+class RuleSet:
+    """All rules of a pack, ready to match."""
+
+    def __init__(self, pack: PolicyPack) -> None:
+        self.pack = pack
+        self._rules = [_compile(r) for r in pack.rules]
+        self.context = ContextFilter(pack.context, tuple(pack.allow_list))
+        self._has_tokens = any(c.slots for c in self._rules)
+        if self._has_tokens:
+            add_words(sorted({w for c in self._rules for s in c.slots for w in s if len(w) > 1}))
+
+    def match(self, text: str, recipient: str | None = None) -> list[Finding]:
+        """Rule hits in normalised ``text`` that survive the context filter."""
+        hits: list[Finding] = []
+        tokens = tokenize(text) if self._has_tokens else []
+        for c in self._rules:
+            if c.rule.recipients and recipient not in c.rule.recipients:
+                continue
+            for start, end, how in self._spans(c, text, tokens):
+                why_not = self.context.reason(text, start, end) if c.rule.protective_context else None
+                if why_not:
+                    log.debug("rule %s suppressed at %d-%d: %s", c.rule.id, start, end, why_not)
+                    continue
+                hits.append(Finding(c.rule.subcategory, start, end, c.rule.score, "rule", c.rule.id, how))
+        return hits
+
+    def _spans(self, c: _Compiled, text: str, tokens: list[tuple[str, int, int]]) -> list[tuple[int, int, str]]:
+        if c.pattern is not None:
+            try:
+                return [(m.start(), m.end(), f"{'phrase' if c.rule.phrases else 'regex'} {m.group()!r}")
+                        for m in c.pattern.finditer(text, timeout=REGEX_TIMEOUT_S) if m.end() > m.start()]
+            except TimeoutError:
+                log.warning("rule %s timed out after %.2fs and was skipped", c.rule.id, REGEX_TIMEOUT_S)
+                return []
+        return _token_pattern(c.slots, c.rule.gap, tokens)
+
+
+def _token_pattern(slots: tuple[frozenset[str], ...], gap: int,
+                   tokens: list[tuple[str, int, int]]) -> list[tuple[int, int, str]]:
+    """Slots in order on word boundaries, at most ``gap`` words apart."""
+    found = []
+    n = len(tokens)
+    for i in range(n):
+        if tokens[i][0] not in slots[0]:
+            continue
+        j, words, ok = i, [tokens[i][0]], True
+        for slot in slots[1:]:
+            k = next((k for k in range(j + 1, min(n, j + gap + 2)) if tokens[k][0] in slot), None)
+            if k is None:
+                ok = False
+                break
+            j = k
+            words.append(tokens[k][0])
+        if ok:
+            found.append((tokens[i][1], tokens[j][2], "token pattern " + " … ".join(words)))
+    return found
