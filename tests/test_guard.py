@@ -1,0 +1,130 @@
+"""Guard behaviour beyond the golden table: recipients, transcripts, bad input, the classifier slot."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import pytest
+
+from nlp_guard import Classifier, EmptyTextError, Guard, InputError, TextTooLongError
+from nlp_guard.guard import Message
+
+REMINDER = "您好，您在借呗的借款8000元已逾期30天，请尽快还款"
+
+
+@pytest.mark.parametrize(("recipient", "decision"), [
+    ("debtor", "allow"), ("guarantor", "allow"), ("emergency_contact", "block"), ("third_party", "block"),
+])
+def test_same_reminder_depends_on_recipient(rules_guard: Guard, recipient: str, decision: str) -> None:
+    d = rules_guard.check(REMINDER, recipient=recipient)
+    assert d.decision == decision
+    if decision == "block":
+        (v,) = d.violations
+        assert v.subcategory == "privacy.third_party_disclosure"
+        assert "转告" in v.suggestion and "8000" not in v.suggestion
+        assert {e.text for e in v.evidence} >= {"借呗", "逾期"}
+        assert d.rewrite == v.suggestion
+
+
+@pytest.mark.parametrize(("text", "error", "message"), [
+    ("", EmptyTextError, "text: text is empty"),
+    ("   \n", EmptyTextError, "text is empty"),
+    ("a" * 5001, TextTooLongError, "5001 characters; the limit is 5000"),
+    ("还钱\x07", InputError, "control character U+0007 at position 2"),
+])
+def test_bad_text_gets_a_clear_error(rules_guard: Guard, text: str, error: type, message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        rules_guard.check(text)
+
+
+def test_long_text_is_allowed_up_to_a_configured_limit() -> None:
+    g = Guard(max_chars=100_000)
+    text = ("请尽快还款。" * 16_000) + "老赖"
+    d = g.check(text)
+    assert d.decision == "block"
+    assert d.violations[0].evidence[-1].start == len(text) - 2
+
+
+def test_unknown_recipient(rules_guard: Guard) -> None:
+    with pytest.raises(InputError, match="recipient: 'boss' is not one of"):
+        rules_guard.check("你好", recipient="boss")
+
+
+def test_batch_errors_name_the_item(rules_guard: Guard) -> None:
+    with pytest.raises(InputError, match=r"items\[1\].text"):
+        rules_guard.check_many([Message("你好"), Message("")])
+
+
+def test_pii_is_listed_with_original_offsets(rules_guard: Guard) -> None:
+    text = "你的身份证11010519491231002X，手机１３８１２３４５６７８，我们都知道"
+    d = rules_guard.check(text)
+    types = {p.type: p for p in d.pii}
+    assert types["id_card"].text == "11010519491231002X"
+    assert types["phone"].text == "１３８１２３４５６７８"
+    assert text[types["phone"].start:types["phone"].end] == "１３８１２３４５６７８"
+
+
+def test_invalid_checksum_is_not_an_id_card(rules_guard: Guard) -> None:
+    assert not [p for p in rules_guard.check("身份证110105194912310021").pii if p.type == "id_card"]
+
+
+TRANSCRIPT = [
+    {"speaker": "agent", "text": "您好，请问是张伟本人吗？"},
+    {"speaker": "customer", "text": "是我，你们这帮骗子，傻逼，再打我就投诉到银保监"},
+    {"speaker": "agent", "text": "你个老赖，不还钱就找人收拾你"},
+    {"speaker": "customer", "text": "我失业了，实在活不下去了"},
+]
+
+
+def test_transcript_judges_agent_turns_only(rules_guard: Guard) -> None:
+    t = rules_guard.check_transcript(TRANSCRIPT)
+    assert t.decision == "block"
+    assert [turn.decision for turn in t.turns] == ["allow", "allow", "block", "allow"]
+    assert t.turns[1].violations == ()  # a customer's insult is never an agent violation
+    assert {s.code for s in t.turns[1].signals} == {"complaint"}
+    assert {s.code for s in t.turns[3].signals} == {"hardship", "distress"}
+    assert t.escalate
+    out = t.to_dict()
+    assert out["turns"][2]["violations"][0]["evidence"][0]["text"] in TRANSCRIPT[2]["text"]
+
+
+@pytest.mark.parametrize(("turns", "message"), [
+    ([], "at least one turn"),
+    ([{"speaker": "robot", "text": "hi"}], r"turns\[0\].speaker"),
+    ([{"speaker": "agent", "text": ""}], r"turns\[0\].text"),
+    (["hello"], r"turns\[0\]: expected an object"),
+])
+def test_bad_transcripts(rules_guard: Guard, turns: list, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        rules_guard.check_transcript(turns)
+
+
+class FixedClassifier:
+    """A stand-in model: fixed scores per text (unit test of the slot only)."""
+
+    version = "fixed-1"
+    labels = ("threat", "abuse", "deception", "privacy", "coercion")
+
+    def __init__(self, threat: float) -> None:
+        self.threat = threat
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        return [{"threat": self.threat if "公园" in t else 0.0} for t in texts]
+
+
+def test_classifier_protocol_and_model_only_evidence() -> None:
+    clf = FixedClassifier(0.9)
+    assert isinstance(clf, Classifier)
+    g = Guard(classifier=clf)
+    text = "听说你常去公园散步吧"
+    d = g.check(text)
+    assert d.decision == "block"
+    (v,) = d.violations
+    assert (v.subcategory, v.source) == ("threat.veiled", "model")
+    assert [e.text for e in v.evidence] == ["公园"]  # occlusion finds the word that drives the score
+    assert d.model_version == "fixed-1"
+    assert g.check("您好，请按时还款").decision == "allow"
+
+
+def test_low_model_score_does_not_fire() -> None:
+    assert Guard(classifier=FixedClassifier(0.3)).check("听说你常去公园散步吧").decision == "allow"

@@ -1,0 +1,75 @@
+"""Normalisation: evasions undone, offsets exact (property tests)."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nlp_guard import Guard
+from nlp_guard.normalize import normalize
+
+_GUARD = Guard()
+
+TABLE = [
+    ("法 院 传 票", "法院传票"),
+    ("骗*子", "骗子"),
+    ("上-门", "上门"),
+    ("ＡＢＣ１２３", "abc123"),
+    ("你個老賴", "你个老赖"),
+    ("pian zi", "骗子"),
+    ("pian-zi", "骗子"),
+    ("fy", "法院"),
+    ("你要判型了", "你要判刑了"),
+    ("🔪", "刀"),
+    ("a\u200bb", "ab"),
+    ("骗\u200d子", "骗子"),
+    ("usb", "usb"),
+    ("我的邮箱 sb@x.com", "我的邮箱 sb@x.com"),
+    ("你好，我是", "你好,我是"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), TABLE)
+def test_normalize_table(raw: str, expected: str) -> None:
+    assert normalize(raw).text == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), TABLE)
+def test_whole_span_maps_to_whole_original(raw: str, expected: str) -> None:
+    n = normalize(raw)
+    s, e = n.to_original(0, len(n.text))
+    assert raw[s:e].strip("\u200b\u200d") == raw.strip("\u200b\u200d")
+
+
+pieces = st.sampled_from(["骗", "子", "法", "院", " ", "*", "-", "ｓｂ", "Ｆ", "fy", "pian zi", "傳", "票", "🔪", "\u200b",
+                          "，", "1", "３", "a", "判型", "老賴", "\n", "\ufe0f", "é", "ﬁ"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(pieces, max_size=30).map("".join))
+def test_offsets_are_monotonic_and_inside_the_original(raw: str) -> None:
+    n = normalize(raw)
+    assert len(n.starts) == len(n.ends) == len(n.text)
+    for i in range(len(n.text)):
+        assert 0 <= n.starts[i] < n.ends[i] <= len(raw)
+        if i:
+            assert n.starts[i] >= n.starts[i - 1]
+
+
+filler = st.text(alphabet="您好请尽快处理账单的谢谢今天明天 0123456789abc", max_size=12)
+disguises = st.sampled_from(["老赖", "老*赖", "老 赖", "老賴", "老\u200b赖", "ｌａｏ ｌａｉ", "lao-lai", "LAO LAI", "老-賴", "老癞"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(filler, disguises, filler)
+def test_evidence_points_exactly_at_the_disguised_word(prefix: str, word: str, suffix: str) -> None:
+    raw = f"{prefix}，{word}，{suffix}"
+    d = _GUARD.check(raw)
+    spans = [(e.start, e.end) for v in d.violations if v.subcategory == "abuse.insult" for e in v.evidence]
+    start = len(prefix) + 1
+    assert (start, start + len(word)) in spans, (raw, spans)
+
+
+def test_span_outside_text_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        normalize("abc").to_original(0, 9)

@@ -1,0 +1,13 @@
+import nlp_guard
+
+
+def test_all_is_sorted_and_exported() -> None:
+    assert nlp_guard.__all__ == sorted(nlp_guard.__all__)
+    for name in nlp_guard.__all__:
+        assert hasattr(nlp_guard, name), name
+
+
+def test_errors_carry_codes() -> None:
+    codes = {cls.code for cls in (nlp_guard.EmptyTextError, nlp_guard.TextTooLongError, nlp_guard.RecordError,
+                                  nlp_guard.PolicyError, nlp_guard.ModelError)}
+    assert len(codes) == 5 and all(c.startswith("E") for c in codes)
