@@ -172,8 +172,8 @@ def assign_splits(rows: list[dict], seed: int) -> None:
 
 
 def expand(row: dict, rng: random.Random) -> list[dict]:
-    base = {k: row[k] for k in ("labels", "subcategories", "channel", "loan_type", "kind", "source", "split", "group")
-            if k in row}
+    base = {k: row[k] for k in ("labels", "subcategories", "channel", "loan_type", "recipient", "speaker", "kind",
+                                "source", "split", "group") if k in row}
     base["base_id"] = row["id"]
     n_plain = 3 if row["labels"] else 2
     texts = {fill(row["text"], rng)}
@@ -222,6 +222,7 @@ def main() -> None:
         c = Counter(lab for r in rows for lab in r["labels"])
         c["clean"] = sum(1 for r in rows if not r["labels"])
         c["obfuscated"] = sum(1 for r in rows if r["obfuscated"])
+        c["customer_utterances"] = sum(1 for r in rows if r.get("speaker") == "customer")
         stats[name] = {"examples": len(rows), **dict(sorted(c.items())),
                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     (DATA / "splits.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2) + "\n", "utf-8")

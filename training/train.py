@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> None:
         convert(base)
 
     data_dir = Path(args.data_dir)
-    train, dev, test = (read_split(data_dir, s) for s in ("train", "dev", "test"))
+    # customers' words never carry labels and are judged by speaker role, not by the model
+    train, dev, test = ([r for r in read_split(data_dir, s) if r.get("speaker") != "customer"]
+                        for s in ("train", "dev", "test"))
     public = public_data.training_examples(args.seed, args.public_scale) if args.public_scale > 0 else []
     train = train + public
     random.Random(args.seed).shuffle(train)

@@ -1,0 +1,97 @@
+"""Speed benchmark for Guard on 2 cores: latency per message and batch throughput,
+with rules-only and the raw model (ONNX int8 vs torch fp32) as same-run baselines.
+
+    .venv/bin/python bench/bench_guard.py [--n 600]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.results_md import write_section  # noqa: E402
+from nlp_guard import Guard, Message  # noqa: E402
+from nlp_guard.normalize import normalize  # noqa: E402
+
+
+def percentile(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def latency(fn, items: list) -> tuple[float, float]:
+    for it in items[:20]:
+        fn(it)
+    ts = []
+    for it in items:
+        t0 = time.perf_counter()
+        fn(it)
+        ts.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(ts), percentile(ts, 0.99)
+
+
+def throughput(fn, items: list, batch: int = 32) -> float:
+    fn(items[:batch])
+    t0 = time.perf_counter()
+    for b in range(0, len(items), batch):
+        fn(items[b:b + batch])
+    return len(items) / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=600)
+    args = ap.parse_args()
+    rows = [json.loads(l) for l in (ROOT / "training" / "data" / "test.jsonl").read_text("utf-8").splitlines()]
+    texts = [r["text"] for r in rows if r.get("speaker") != "customer"][:args.n]
+    avg_chars = sum(map(len, texts)) / len(texts)
+    msgs = [Message(t) for t in texts]
+    results = []
+    rules = Guard.default(rules_only=True)
+    full = Guard.default()
+    systems = [("Guard rules only", rules)] + ([("Guard rules + model (int8 ONNX)", full)] if full.classifier else [])
+    for name, g in systems:
+        p50, p99 = latency(lambda m: g.check(m.text), msgs)
+        tput = throughput(lambda ms: g.check_many(ms, suggest=False), msgs)
+        results.append((name, p50, p99, tput))
+    if full.classifier:
+        clf = full.classifier
+        norm = [normalize(t).text for t in texts]
+        p50, p99 = latency(lambda t: clf.predict([t]), norm)
+        results.append(("model alone: ONNX int8", p50, p99, throughput(clf.predict, norm)))
+        trimmed = ROOT / "training" / ".work" / "e5_trimmed"
+        if trimmed.exists():
+            import torch
+            from transformers import AutoTokenizer, BertForSequenceClassification
+
+            torch.set_num_threads(2)
+            tok = AutoTokenizer.from_pretrained(str(trimmed))
+            model = BertForSequenceClassification.from_pretrained(str(trimmed), num_labels=5).eval()
+
+            def torch_predict(batch: list[str]) -> None:
+                with torch.inference_mode():
+                    enc = tok(batch, truncation=True, max_length=64, padding=True, return_tensors="pt")
+                    model(**enc)
+            p50, p99 = latency(lambda t: torch_predict([t]), norm)
+            results.append(("model alone: torch fp32 (same architecture)", p50, p99, throughput(torch_predict, norm)))
+    base = results[0][3]
+    lines = [f"Command: `.venv/bin/python bench/bench_guard.py --n {args.n}`. {len(texts)} messages from the test split "
+             f"(average {avg_chars:.0f} characters); latency is one `check()` call (suggestion included); throughput is "
+             "`check_many` in batches of 32. Ratios are against rules-only in the same run.", "",
+             "| system | p50 ms | p99 ms | messages/s (batch 32) | throughput vs rules only |", "|---|---|---|---|---|"]
+    for name, p50, p99, tput in results:
+        lines.append(f"| {name} | {p50:.2f} | {p99:.2f} | {tput:.0f} | {tput / base:.2f}× |")
+    lines.append("\nTargets (issue 3): Guard with the shipped model p50 ≤ 5 ms and ≥ 500 short messages/s.")
+    text = "\n".join(lines)
+    print(text)
+    write_section("Speed: Guard on 2 cores (issue 3)", text)
+
+
+if __name__ == "__main__":
+    main()
