@@ -1,15 +1,19 @@
 """Batch scanning of JSONL, CSV and TXT files, one output record per input line.
 
 A bad record never stops a scan: it gets an output line with an ``error`` that
-names the line and the field, and the scan goes on.
+names the line and the field (and a line in the errors file, when one is asked
+for), and the scan goes on. A scan run again with ``skip`` (``--resume``) skips
+the ids already in its output file. ``scan_parallel`` spreads the work over
+processes that each build their Guard once, and keeps the input order.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +41,30 @@ def _decode(raw: bytes, line: int) -> str:
         raise RecordError(f"not valid UTF-8 (byte {exc.start})", line) from None
 
 
+def parse_line(text: str, n: int, fmt: str = "jsonl") -> Record | None:
+    """One decoded line (no line break) as a Record; None for a blank line.
+
+    Shared by the local engine and the Spark engine so both read a line alike.
+    """
+    if not text.strip():
+        return None
+    if fmt == "txt":
+        return Record(n, {"id": n, "text": text})
+    try:
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RecordError(f"malformed JSON: {exc.msg} at column {exc.colno}", n) from None
+        if not isinstance(obj, dict):
+            raise RecordError(f"expected a JSON object, got {type(obj).__name__}", n)
+    except RecordError as exc:
+        return Record(n, None, exc.message)
+    return Record(n, obj)
+
+
 def read_records(path: Path, fmt: str = "auto") -> Iterator[Record]:
     """Records with their 1-based line numbers; unreadable lines come back as errors."""
-    if fmt == "auto":
-        fmt = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".txt": "txt"}.get(path.suffix.lower(), "jsonl")
+    fmt = detect_format(path, fmt)
     with path.open("rb") as fh:
         if fmt == "csv":
             yield from _csv_records(fh)
@@ -48,20 +72,19 @@ def read_records(path: Path, fmt: str = "auto") -> Iterator[Record]:
         for n, raw in enumerate(fh, start=1):
             try:
                 text = _decode(raw, n).rstrip("\r\n")
-                if not text.strip():
-                    continue
-                if fmt == "txt":
-                    yield Record(n, {"id": n, "text": text})
-                    continue
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise RecordError(f"malformed JSON: {exc.msg} at column {exc.colno}", n) from None
-                if not isinstance(obj, dict):
-                    raise RecordError(f"expected a JSON object, got {type(obj).__name__}", n)
-                yield Record(n, obj)
             except RecordError as exc:
                 yield Record(n, None, exc.message)
+                continue
+            rec = parse_line(text, n, fmt)
+            if rec is not None:
+                yield rec
+
+
+def detect_format(path: Path, fmt: str = "auto") -> str:
+    """The input format named by ``fmt``, or guessed from the file's suffix."""
+    if fmt != "auto":
+        return fmt
+    return {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".txt": "txt"}.get(path.suffix.lower(), "jsonl")
 
 
 def _csv_records(fh: io.BufferedReader) -> Iterator[Record]:
@@ -81,15 +104,35 @@ def _csv_records(fh: io.BufferedReader) -> Iterator[Record]:
         yield Record(n, {k: v for k, v in row.items() if v not in (None, "")})
 
 
+def csv_line_record(header: list[str], text: str, n: int) -> Record | None:
+    """One CSV data line (no embedded line breaks) under ``header``, as the local reader sees it."""
+    if not text.strip():
+        return None
+    cells = next(csv.reader([text]))
+    if len(cells) > len(header):
+        return Record(n, None, f"line {n}: more cells than the header has columns")
+    return Record(n, {k: v for k, v in zip(header, cells) if v not in (None, "")})
+
+
 def _check_fields(obj: dict[str, Any], allowed: set[str], line: int) -> None:
     unknown = sorted(set(obj) - allowed)
     if unknown:
         raise RecordError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}", line)
 
 
+def record_id(rec: Record) -> Any:
+    """The id the output line carries: the record's own id, else its line number."""
+    return rec.data.get("id", rec.line) if rec.data else rec.line
+
+
+def id_key(value: Any) -> str:
+    """A comparable key for an output id (keeps 7 and "7" apart, as JSON does)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 def screen_record(guard: Guard, rec: Record) -> dict[str, Any]:
     """The output object for one record, or an error object naming the line."""
-    base: dict[str, Any] = {"id": rec.data.get("id", rec.line) if rec.data else rec.line}
+    base: dict[str, Any] = {"id": record_id(rec)}
     if rec.data is None:
         return {**base, "error": {"line": rec.line, "message": rec.error}}
     obj = rec.data
@@ -116,6 +159,7 @@ class ScanSummary:
     errors: int = 0
     decisions: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0
 
     def add(self, out: dict[str, Any]) -> None:
         self.records += 1
@@ -128,10 +172,117 @@ class ScanSummary:
             self.categories[v["category"]] += 1
 
 
-def scan(guard: Guard, records: Iterable[Record], out: io.TextIOBase) -> ScanSummary:
-    summary = ScanSummary()
+def done_ids(path: Path) -> set[str]:
+    """Keys (see ``id_key``) of the records already in an output file, for ``--resume``.
+
+    A last line cut short by an interrupted scan is removed from the file, so the
+    record it held is screened again and the file stays valid JSONL.
+    """
+    if not path.exists():
+        return set()
+    keys: set[str] = set()
+    good = 0
+    with path.open("rb+") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                obj = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                break
+            if isinstance(obj, dict) and "id" in obj:
+                keys.add(id_key(obj["id"]))
+            good += len(raw)
+        fh.truncate(good)
+    return keys
+
+
+def error_entry(result: dict[str, Any]) -> dict[str, Any]:
+    """The errors-file line for an error result: where, which code, why."""
+    err = result["error"]
+    return {"line": err["line"], "id": result["id"], "code": err.get("code", "E103"), "reason": err["message"]}
+
+
+@dataclass(frozen=True, slots=True)
+class GuardSpec:
+    """How to build a Guard in another process (a scan worker or a Spark executor)."""
+
+    rules_only: bool = False
+    policy_path: str | None = None
+    model_dir: str | None = None
+
+    def build(self) -> Guard:
+        from .policy import load_policy
+
+        return Guard.default(load_policy(self.policy_path) if self.policy_path else None,
+                             model_dir=self.model_dir, rules_only=self.rules_only)
+
+
+_WORKER_GUARD: Guard | None = None
+
+
+def _init_worker(spec: GuardSpec) -> None:
+    global _WORKER_GUARD
+    _WORKER_GUARD = spec.build()
+
+
+def _screen_in_worker(rec: Record) -> dict[str, Any]:
+    if _WORKER_GUARD is None:
+        raise RuntimeError("scan worker has no Guard: its initialiser did not run")
+    return screen_record(_WORKER_GUARD, rec)
+
+
+Tick = Callable[[], Any]
+
+
+def _skipping(records: Iterable[Record], skip: set[str] | None, summary: ScanSummary,
+              tick: Tick | None) -> Iterator[Record]:
     for rec in records:
-        result = screen_record(guard, rec)
+        if skip and id_key(record_id(rec)) in skip:
+            summary.skipped += 1
+            if tick:
+                tick()
+            continue
+        yield rec
+
+
+def _write(results: Iterable[dict[str, Any]], out: io.TextIOBase, errors: io.TextIOBase | None,
+           summary: ScanSummary, tick: Tick | None) -> ScanSummary:
+    for n, result in enumerate(results, start=1):
+        if tick:
+            tick()
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        if errors is not None and "error" in result:
+            errors.write(json.dumps(error_entry(result), ensure_ascii=False) + "\n")
         summary.add(result)
+        if n % 256 == 0:  # an interrupted scan loses at most the lines still buffered
+            out.flush()
+    out.flush()
     return summary
+
+
+def scan(guard: Guard, records: Iterable[Record], out: io.TextIOBase, *, errors: io.TextIOBase | None = None,
+         skip: set[str] | None = None, tick: Tick | None = None) -> ScanSummary:
+    """Screen records in order, one output line each.
+
+    ``errors`` gets one line per bad record (line, id, code, reason); ``skip`` holds
+    the ``id_key``s already done (``--resume``); ``tick`` is called once per record.
+    """
+    summary = ScanSummary()
+    todo = _skipping(records, skip, summary, tick)
+    return _write((screen_record(guard, rec) for rec in todo), out, errors, summary, tick)
+
+
+def scan_parallel(spec: GuardSpec, records: Iterable[Record], out: io.TextIOBase, workers: int, *,
+                  errors: io.TextIOBase | None = None, skip: set[str] | None = None,
+                  tick: Tick | None = None, chunksize: int = 32) -> ScanSummary:
+    """``scan`` over ``workers`` processes, each building its Guard once; output stays in input order."""
+    import multiprocessing as mp
+
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    summary = ScanSummary()
+    todo = _skipping(records, skip, summary, tick)
+    ctx = mp.get_context("spawn" if sys.platform == "darwin" else "forkserver")
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
+        return _write(pool.imap(_screen_in_worker, todo, chunksize=chunksize), out, errors, summary, tick)

@@ -156,3 +156,18 @@ def pii_redact(text: str | None, style: str) -> None:
     lines = [text] if text is not None else [line.rstrip("\n") for line in sys.stdin]
     for line in lines:
         click.echo(redact_original(line, style=style))
+
+
+# The service's commands (serve, keys, audit) come with the 'api' extra.
+try:
+    from api.commands import COMMANDS as _API_COMMANDS
+except ImportError as _exc:
+    _hint = f"this command needs the 'api' extra: pip install 'nlp_guard[api]' ({_exc.name or _exc} is missing)"
+    for _name in ("serve", "keys", "audit"):
+        @main.command(_name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+                      help=f"(needs the 'api' extra) {_name}", add_help_option=False)
+        def _unavailable() -> None:
+            raise click.ClickException(_hint)
+else:
+    for _cmd in _API_COMMANDS:
+        main.add_command(_cmd)

@@ -22,7 +22,7 @@ import regex
 import yaml
 
 CJK = r"\p{Han}"
-_SEPARATORS = r"[\s*\-_.·•/\\|~^#+=`'\"]"
+_SEPARATORS = r"[\s*\-_.·•/\\|~^#+=]"  # quotes are not separators: they mark quoted speech
 _ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\ufe0f", "\ufe0e"}
 _KEEP_CONTROLS = {"\n", "\t"}
 

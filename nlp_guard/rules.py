@@ -58,7 +58,8 @@ class RuleSet:
                 if why_not:
                     log.debug("rule %s suppressed at %d-%d: %s", c.rule.id, start, end, why_not)
                     continue
-                hits.append(Finding(c.rule.subcategory, start, end, c.rule.score, "rule", c.rule.id, how))
+                for sub in (c.rule.subcategory, *c.rule.also):
+                    hits.append(Finding(sub, start, end, c.rule.score, "rule", c.rule.id, how))
         return hits
 
     def _spans(self, c: _Compiled, text: str, tokens: list[tuple[str, int, int]]) -> list[tuple[int, int, str]]:

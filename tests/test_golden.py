@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import golden_cases
+import json
+from pathlib import Path
+
 from nlp_guard import Guard
 
-CASES = golden_cases("decisions.jsonl")
+GOLDEN = Path(__file__).parent / "golden" / "decisions.jsonl"
+CASES = [json.loads(line) for line in GOLDEN.read_text("utf-8").splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["text"][:16] + "/" + c["recipient"] for c in CASES])

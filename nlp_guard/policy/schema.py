@@ -63,6 +63,8 @@ class Rule(_Strict):
     gap: int = Field(default=4, ge=0, le=20)
     protective_context: bool = Field(default=True, description="suppress when quoted or negated")
     recipients: list[str] = Field(default=[], description="only for these recipients; empty = all")
+    also: list[str] = Field(default=[], description="further subcategories the same hit counts for "
+                                                    "(a threat to expose the debt is threat + privacy)")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Rule:
@@ -168,6 +170,9 @@ class PolicyPack(_Strict):
         for rule in self.rules:
             if rule.subcategory not in subs:
                 raise ValueError(f"rule {rule.id!r} names unknown subcategory {rule.subcategory!r}; known: {sorted(subs)}")
+            for extra in rule.also:
+                if extra not in subs:
+                    raise ValueError(f"rule {rule.id!r} lists unknown subcategory {extra!r} under 'also'")
             if rule.id in seen:
                 raise ValueError(f"rule id {rule.id!r} is used twice; rule ids must be unique")
             seen.add(rule.id)

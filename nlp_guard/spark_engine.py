@@ -1,0 +1,250 @@
+"""The Spark engine: the same scan as ``nlp-guard scan``, spread over a Spark cluster.
+
+    from nlp_guard.spark_engine import scan_dataframe
+    results = scan_dataframe(spark.table("qa.call_transcripts").select("id", "turns", "agent_id", "call_time"))
+
+Each input record becomes exactly the JSON object the local engine writes
+(``nlp_guard.batch.screen_record``), so results match the local engine record
+for record. Screening runs in ``mapInPandas``; the Guard (policy pack and, when
+installed, the ONNX model) is built once per executor Python process by a
+module-level lazy singleton (``executor_guard``) and reused by every batch and
+task that process runs (Spark reuses Python workers by default).
+
+Result columns (``RESULT_DDL``):
+
+    line     long    1-based position of the record in its input (the line number for text inputs)
+    id       string  the record's id (its line number when it has none), JSON-encoded when not a string
+    decision string  allow | flag | block; null for a bad record
+    error    string  the error message for a bad record, else null
+    result   string  the full result object, serialised exactly as the local engine writes it
+
+Written output: JSONL is the ``result`` column, one line per record, in input
+order; Parquet holds the result object's own fields as columns (``PARQUET_DDL``,
+with ``id`` as a string) plus ``line``.
+
+On a cluster, executors need nlp_guard installed, and for the model its
+directory: ship it (e.g. ``--archives nlp_guard-zh.tgz#model``) and set
+``spark.executorEnv.NLP_GUARD_MODEL_DIR=model``, or pass ``model_dir``.
+
+PySpark is an optional extra: ``pip install 'nlp_guard[spark]'`` (it needs Java 17+).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .batch import GuardSpec, Record, csv_line_record, parse_line, record_id, screen_record
+from .errors import InputError, RecordError
+from .guard import Guard
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["INPUT_FORMATS", "PARQUET_DDL", "RESULT_DDL", "executor_guard", "get_session", "read_input",
+           "scan_dataframe", "scan_path", "write_results"]
+
+RESULT_DDL = "line long, id string, decision string, error string, result string"
+INPUT_FORMATS = ("jsonl", "csv", "txt", "parquet")
+_EVIDENCE = "array<struct<start:int,end:int,text:string>>"
+_VIOLATIONS = (f"array<struct<category:string,subcategory:string,score:double,source:string,action:string,"
+               f"severity:string,evidence:{_EVIDENCE},citations:array<string>,suggestion:string,"
+               f"detectors:array<string>,explanation:string>>")
+_PII = "array<struct<type:string,start:int,end:int,text:string,score:double,validated:boolean>>"
+_SIGNALS = f"array<struct<code:string,name:string,escalate:boolean,evidence:{_EVIDENCE}>>"
+PARQUET_DDL = (
+    f"id string, agent_id string, channel string, sent_at string, call_time string, debtor_id string, "
+    f"decision string, escalate boolean, violations {_VIOLATIONS}, pii {_PII}, rewrite string, "
+    f"scores map<string,double>, "
+    f"turns array<struct<index:int,speaker:string,decision:string,violations:{_VIOLATIONS},signals:{_SIGNALS},"
+    f"pii:{_PII}>>, policy_version string, model_version string, "
+    f"error struct<line:long,code:string,message:string>"
+)
+
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+
+
+def _require_pyspark() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise InputError("the Spark engine needs PySpark: pip install 'nlp_guard[spark]' (and Java 17 or newer)") from None
+
+
+# -- the per-process Guard ---------------------------------------------------------------
+_GUARDS: dict[GuardSpec, Guard] = {}
+
+
+def executor_guard(spec: GuardSpec) -> Guard:
+    """The Guard for ``spec`` in this Python process, built on first use and then reused."""
+    guard = _GUARDS.get(spec)
+    if guard is None:
+        guard = _GUARDS[spec] = spec.build()
+        log = os.environ.get("NLP_GUARD_SPARK_BUILD_LOG")  # lets tests count builds across executor processes
+        if log:
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(f"{os.getpid()}\n")
+    return guard
+
+
+# -- records from payloads ------------------------------------------------------------------
+def _text_record(text: str, line: int, kind: str, header: list[str] | None) -> Record | None:
+    if "\ufffd" in text:  # Spark decodes lines leniently; report bad bytes as the local reader does
+        byte = len(text[:text.index("\ufffd")].encode("utf-8"))
+        return Record(line, None, RecordError(f"not valid UTF-8 (byte {byte})", line).message)
+    text = text.rstrip("\r")
+    if kind == "csv":
+        return csv_line_record(header or [], text, line)
+    return parse_line(text, line, kind)
+
+
+def _screen_partition(spec: GuardSpec, kind: str,
+                      header: list[str] | None) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import pandas as pd
+
+        guard = executor_guard(spec)
+        for pdf in batches:
+            rows: list[tuple[int, str, str | None, str | None, str]] = []
+            for line, payload in zip(pdf["line"].tolist(), pdf["payload"].tolist(), strict=True):
+                line = int(line)
+                if kind == "json":
+                    rec: Record | None = Record(line, json.loads(payload))
+                else:
+                    rec = _text_record(payload, line, kind, header)
+                if rec is None:  # a blank line: the local engine writes nothing for it either
+                    continue
+                out = screen_record(guard, rec)
+                rid = record_id(rec) if rec.data is not None else line
+                err = out.get("error")
+                rows.append((line, rid if isinstance(rid, str) else json.dumps(rid, ensure_ascii=False),
+                             out.get("decision"), err["message"] if err else None,
+                             json.dumps(out, ensure_ascii=False)))
+            yield pd.DataFrame(rows, columns=["line", "id", "decision", "error", "result"])
+    return run
+
+
+# -- session, input and output --------------------------------------------------------------
+def get_session(master: str = "local[*]", app_name: str = "nlp-guard scan") -> SparkSession:
+    """A SparkSession; on a local master the executors use this very Python."""
+    _require_pyspark()
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(master).appName(app_name)
+    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+        builder = builder.config("spark.pyspark.python", sys.executable)
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def _numbered(spark: SparkSession, path: str, partitions: int | None) -> Any:
+    """(1-based line number, line) for every line of a text input, blank ones included."""
+    sc = spark.sparkContext
+    lines = sc.textFile(path, minPartitions=partitions or max(2, sc.defaultParallelism * 4))
+    return lines.zipWithIndex().map(lambda p: (p[1] + 1, p[0]))
+
+
+def _prepare_frame(df: DataFrame) -> DataFrame:
+    """(line, payload) rows for a DataFrame of records: payload is the row as a JSON object, nulls left out."""
+    from pyspark.sql import functions as F
+
+    payload = df.select(F.to_json(F.struct(*[F.col(f"`{c}`") for c in df.columns])).alias("payload"))
+    numbered = payload.rdd.zipWithIndex().map(lambda p: (p[1] + 1, p[0][0]))
+    return df.sparkSession.createDataFrame(numbered, "line long, payload string")
+
+
+def read_input(spark: SparkSession, source: str, fmt: str = "auto", *, table: bool = False,
+               partitions: int | None = None) -> tuple[DataFrame, str, list[str] | None]:
+    """The (line, payload) frame for a file, folder or table, with its payload kind and CSV header."""
+    if table:
+        return _prepare_frame(spark.table(source)), "json", None
+    if fmt == "auto":
+        suffix = Path(source.rstrip("/")).suffix.lower()
+        fmt = {".csv": "csv", ".txt": "txt", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "jsonl")
+    if fmt not in INPUT_FORMATS:
+        raise InputError(f"input format {fmt!r} is not one of {', '.join(INPUT_FORMATS)}")
+    if fmt == "parquet":
+        return _prepare_frame(spark.read.parquet(source)), "json", None
+    numbered = _numbered(spark, source, partitions)
+    header = None
+    if fmt == "csv":
+        import csv
+
+        first = numbered.first()
+        header = next(csv.reader([first[1].lstrip("\ufeff")])) if first else []
+        numbered = numbered.filter(lambda p: p[0] > 1)
+    return spark.createDataFrame(numbered, "line long, payload string"), fmt, header
+
+
+def _scan_prepared(prepared: DataFrame, spec: GuardSpec, kind: str, header: list[str] | None) -> DataFrame:
+    return prepared.mapInPandas(_screen_partition(spec, kind, header), RESULT_DDL)
+
+
+def scan_dataframe(df: DataFrame, rules_only: bool = False, policy_path: str | None = None,
+                   model_dir: str | None = None) -> DataFrame:
+    """Screen a DataFrame of messages (id, text, recipient, …) or transcripts (id, turns, …).
+
+    Columns must be the record fields the local engine accepts (``batch.MESSAGE_FIELDS`` /
+    ``batch.TRANSCRIPT_FIELDS``); null cells count as absent. Returns the ``RESULT_DDL`` frame,
+    in input order. Numbering the rows costs one extra pass over the input.
+    """
+    _require_pyspark()
+    spec = GuardSpec(rules_only, policy_path, model_dir)
+    return _scan_prepared(_prepare_frame(df), spec, "json", None)
+
+
+def write_results(results: DataFrame, output: str, fmt: str = "auto") -> str:
+    """Write a result frame: ``.jsonl`` → one JSONL file; ``jsonl`` otherwise → a folder of part files;
+    ``parquet`` → a Parquet folder of the result object's fields. Returns the format written."""
+    from pyspark.sql import functions as F
+
+    if fmt == "auto":
+        fmt = "parquet" if Path(output).suffix.lower() in (".parquet", ".pq") else "jsonl"
+    if fmt == "parquet":
+        parsed = results.select("line", F.from_json("result", PARQUET_DDL).alias("r")).select("line", "r.*")
+        parsed.write.mode("overwrite").parquet(output)
+        return fmt
+    if fmt != "jsonl":
+        raise InputError(f"output format {fmt!r} is not jsonl or parquet")
+    text = results.select("result")
+    if not output.endswith(".jsonl"):
+        text.write.mode("overwrite").text(output)
+        return fmt
+    # one file: the executors write part files in parallel, then they are joined in partition (= input) order
+    parts = Path(tempfile.mkdtemp(prefix="nlp_guard_spark_", dir=Path(output).resolve().parent))
+    try:
+        text.write.mode("overwrite").text(str(parts / "out"))
+        with open(output, "wb") as out:
+            for part in sorted((parts / "out").glob("part-*")):
+                with part.open("rb") as fh:
+                    shutil.copyfileobj(fh, out)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    return fmt
+
+
+def scan_path(spark: SparkSession, source: str, output: str, *, fmt: str = "auto", out_fmt: str = "auto",
+              table: bool = False, rules_only: bool = False, policy_path: str | None = None,
+              model_dir: str | None = None, partitions: int | None = None) -> dict[str, Any]:
+    """Read, screen and write; returns a summary (records, errors, decisions) computed from the output."""
+    from pyspark import StorageLevel
+
+    spec = GuardSpec(rules_only, policy_path, model_dir)
+    prepared, kind, header = read_input(spark, source, fmt, table=table, partitions=partitions)
+    results = _scan_prepared(prepared, spec, kind, header).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        written = write_results(results, output, out_fmt)
+        counts = {r["decision"] or "error": r["count"] for r in results.groupBy("decision").count().collect()}
+    finally:
+        results.unpersist()
+    return {"records": sum(counts.values()), "errors": counts.get("error", 0), "format": written,
+            "decisions": {k: counts.get(k, 0) for k in ("allow", "flag", "block")}}
