@@ -24,6 +24,7 @@ train: install
 	$(PY) -m training.train
 
 bench: install
+	$(PY) bench/eval_model.py
 	$(PY) bench/bench_guard.py
 
 clean:

@@ -25,6 +25,7 @@ from . import public_data
 from .convert_e5 import convert, trim_vocab
 from .export import write_model_dir
 from .metrics import best_thresholds, multilabel_report
+from .model_card import render as render_card
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["threat", "abuse", "deception", "privacy", "coercion"]
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
         "parity": {"decision_flip_rate": round(flips, 4), "max_abs_prob_diff": float(np.abs(torch_p - onnx_p).max())},
     }
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    (out / "MODEL_CARD.md").write_text(render_card(out), "utf-8")
     print(json.dumps({k: metrics[k] for k in ("thresholds", "parity", "train_seconds")}, indent=2))
     print("test (onnx int8):", json.dumps(metrics["test_onnx_int8"]["macro"], indent=None))
     if flips > 0.01:

@@ -1,0 +1,77 @@
+"""Render MODEL_CARD.md next to the weights from metrics.json and config.json.
+
+    python -m training.model_card models/nlp_guard-zh
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+LABELS = ["threat", "abuse", "deception", "privacy", "coercion"]
+
+
+def _table(rep: dict) -> str:
+    rows = ["| category | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for lab in LABELS:
+        r = rep["per_category"][lab]
+        rows.append(f"| {lab} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |")
+    m = rep["macro"]
+    rows.append(f"| **macro** | {m['precision']:.3f} | {m['recall']:.3f} | **{m['f1']:.3f}** | |")
+    return "\n".join(rows)
+
+
+def render(model_dir: Path) -> str:
+    m = json.loads((model_dir / "metrics.json").read_text("utf-8"))
+    c = json.loads((model_dir / "config.json").read_text("utf-8"))
+    size = (model_dir / "model.onnx").stat().st_size / 2**20
+    t = m["test_onnx_int8"]
+    return f"""# Model card: {c['version']}
+
+A multi-label classifier over `{', '.join(LABELS)}` for Chinese debt-collection
+messages, used by `nlp_guard.Guard` together with the policy pack's rules.
+
+- **Base encoder:** {c.get('base', 'multilingual-e5-small')}; 12 layers, hidden 384; vocabulary trimmed from
+  {m['vocab']['original']:,} to {m['vocab']['kept']:,} pieces (the pieces the corpus uses plus every single CJK,
+  digit, ASCII and punctuation character), all layers fine-tuned.
+- **Serving format:** int8 ONNX (dynamic quantisation of MatMul/Gemm weights, per channel), {size:.1f} MiB;
+  tokenizer and calibrated thresholds beside it; loaded from local files only.
+- **Training:** `make train` (seed {m['seed']}), multi-label BCE, {m['train_examples']:,} training examples
+  ({m['public_train_examples']:,} of them public, permissively licensed), {m['train_seconds'] / 60:.1f} minutes on 2 CPU cores.
+- **Thresholds** (calibrated on dev, {m['dev_examples']:,} examples; scores are rescaled so each lands on 0.5):
+  {', '.join(f'{k} {v:.2f}' for k, v in m['thresholds'].items())}.
+
+## Data and licences
+See `training/DATA_CARD.md`. Authored corpus written for this project; public training data: COLD train
+(Apache-2.0), CrossWOZ and KdConv (Apache-2.0), the debt-reminder Rasa set (Apache-2.0). **ToxiCN,
+ChineseHarm-Bench, telecom_fraud_texts and multipriv_pii_zh are non-commercial and were used for evaluation
+only, never for training.**
+
+## Frozen test split ({t['examples']:,} agent utterances, int8 ONNX, model alone)
+{_table(t)}
+
+False-positive rate on compliant messages: {t['compliant_false_positive_rate']:.3f}.
+Obfuscated variants: macro recall {m['test_onnx_int8_obfuscated']['macro']['recall']:.3f}.
+Torch fp32 on the same split: macro-F1 {m['test_torch_fp32']['macro']['f1']:.3f}.
+Parity: {m['parity']['decision_flip_rate']:.2%} of test decisions differ between torch fp32 and int8 ONNX
+(max probability difference {m['parity']['max_abs_prob_diff']:.3f}).
+
+The whole system (rules + model) and external benchmarks: `bench/RESULTS.md`.
+
+## Limits
+- The authored corpus is synthetic; precision on real traffic is unknown until QA feedback is imported.
+- Subcategories come from rules; when only the model fires, the category's default subcategory is reported.
+- Customers' words are not judged by this model: transcripts route them to signals by speaker role.
+- Recipient-dependent privacy (the same reminder to an emergency contact) is the recipient rule's job; the model
+  sees text only.
+"""
+
+
+def main() -> None:
+    model_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "models/nlp_guard-zh")
+    (model_dir / "MODEL_CARD.md").write_text(render(model_dir), "utf-8")
+    print(f"wrote {model_dir / 'MODEL_CARD.md'}")
+
+
+if __name__ == "__main__":
+    main()
