@@ -18,7 +18,7 @@ test: install
 	$(PY) -m pytest -q
 
 run: install
-	$(VENV)/bin/nlp-guard scan nlp_guard/data/samples.jsonl -o /tmp/nlp_guard_samples.out.jsonl
+	$(VENV)/bin/nlp-guard serve
 
 train: install
 	$(PY) -m training.train

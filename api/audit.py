@@ -95,11 +95,11 @@ class Chain:
         self.s = s
         # A write first: SQLite takes its write lock now (no read-then-upgrade race between
         # processes) and PostgreSQL locks the head row until commit.
-        s.execute(update(AuditHead).where(AuditHead.id == 1).values(writes=AuditHead.writes + 1))
-        head = s.get(AuditHead, 1, populate_existing=True)
-        if head is None:
+        row = s.execute(update(AuditHead).where(AuditHead.id == 1).values(writes=AuditHead.writes + 1)
+                        .returning(AuditHead.seq, AuditHead.hash)).first()
+        if row is None:
             raise RuntimeError("audit head row is missing; the database was not initialised by nlp_guard")
-        self.seq, self.hash = head.seq, head.hash
+        self.seq, self.hash = row.seq, row.hash
         self._mark: tuple[int, str] | None = None
 
     def append(self, tenant: str, key_id: str, kind: str, record: dict[str, Any],

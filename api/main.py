@@ -1,0 +1,62 @@
+"""The FastAPI app: ``create_app(settings)`` for tests and embedding, ``app`` for uvicorn.
+
+The guard (and the model) load once, in the lifespan; nothing heavy runs at import.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+
+from .errors import RequestMiddleware, install_handlers
+from .routes import admin, check, contacts, health, policy, transcripts
+from .service import Service
+from .settings import Settings, get_settings
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nlp_guard")
+    except PackageNotFoundError:
+        return "0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    service = Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="nlp_guard", version=_version(), lifespan=lifespan,
+        description="Compliance screening for Chinese debt-collection messages and call transcripts: "
+                    "real-time draft checks, transcript scans, a contact-policy gate, per-tenant API keys "
+                    "and policy overlays, and a tamper-evident audit log.",
+    )
+    app.state.service = service
+    app.dependency_overrides[get_settings] = lambda: settings
+    install_handlers(app)
+    for r in (check.router, transcripts.router, policy.router, contacts.router, admin.router, health.router):
+        app.include_router(r)
+    app.add_middleware(RequestMiddleware, metrics=service.metrics, max_body_bytes=settings.max_body_bytes,
+                       fastapi_app=app)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    """``api.main:app`` builds the app on first access (settings from the environment)."""
+    if name == "app":
+        global app
+        app = create_app()
+        return app
+    raise AttributeError(name)

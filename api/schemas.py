@@ -1,0 +1,300 @@
+"""Public request and response schemas (the API contract), kept apart from the
+library's dataclasses; responses are built from ``Decision.to_dict()`` and
+validated against these models."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import regex
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+
+Recipient = Literal["debtor", "guarantor", "emergency_contact", "third_party"]
+Channel = Literal["sms", "call", "app", "wechat", "email", "letter", "other"]
+Outcome = Literal["attempt", "connected", "no_answer", "opt_out", "stop"]
+Verdict = Literal["allow", "flag", "block"]
+_CTRL = regex.compile(r"[\x00-\x1f\x7f]")
+
+
+def _utf8_only(v: str) -> str:
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"lone surrogate U+{ord(v[exc.start]):04X} at position {exc.start} is not text") from None
+    return v
+
+
+def _identifier(v: str) -> str:
+    _utf8_only(v)
+    if _CTRL.search(v):
+        raise ValueError("control characters are not allowed")
+    if not v.strip():
+        raise ValueError("must not be blank")
+    return v
+
+
+def _timezone(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{v!r} is not an IANA time zone such as Asia/Shanghai") from None
+    return v
+
+
+Text = Annotated[str, AfterValidator(_utf8_only),
+                 Field(description="the message, at most 5,000 characters (longer gets 413)")]
+Ident = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_identifier)]
+Contact = Annotated[str, Field(min_length=1, max_length=128, description="phone number or account"),
+                    AfterValidator(_identifier)]
+def _sane_time(v: datetime) -> datetime:
+    if not 2000 <= v.year <= 2100:
+        raise ValueError("must be a time between the years 2000 and 2100")
+    return v
+
+
+When = Annotated[datetime, AfterValidator(_sane_time)]
+TimeZone = Annotated[str, Field(max_length=64, description="IANA zone of the debtor, e.g. Asia/Shanghai"),
+                     AfterValidator(_timezone)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CheckRequest(_In):
+    text: Text
+    recipient: Recipient = "debtor"
+    channel: Channel = "sms"
+    sent_at: When | None = Field(default=None, description="planned send time; naive = debtor's local time; default now")
+    debtor_id: Ident | None = None
+    contact: Contact | None = None
+    timezone: TimeZone | None = Field(default=None, description="debtor's time zone (default: the policy's)")
+    dry_run: StrictBool = Field(default=False, description="do not record a contact attempt even when allowed")
+    suggest: StrictBool = Field(default=True, description="propose a compliant rewrite when not allowed")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"text": "您好，您在某某平台的借款已逾期，请尽快处理。", "channel": "sms", "debtor_id": "D-1001",
+         "contact": "13800138000"}]})
+
+
+class BatchRequest(_In):
+    items: list[CheckRequest] = Field(min_length=1, description="at most 256 items (more gets 413)")
+
+
+class Turn(_In):
+    speaker: Literal["agent", "customer"]
+    text: Text
+    recipient: Recipient = "debtor"
+
+
+class TranscriptRequest(_In):
+    turns: list[Turn] = Field(min_length=1, description="at most 200,000 characters in all (more gets 413)")
+    call_id: Ident | None = None
+    debtor_id: Ident | None = None
+
+
+class ContactEventRequest(_In):
+    debtor_id: Ident
+    contact: Contact | None = None
+    channel: Channel = "call"
+    outcome: Outcome = Field(description="attempt | connected | no_answer; opt_out and stop (停催) add the "
+                                         "debtor to the stop-contact list")
+    at: When | None = Field(default=None, description="when it happened (naive = policy time zone); default now")
+
+
+class SettingsRequest(_In):
+    store_raw_text: StrictBool = Field(description="keep the raw text in audit records (default off: hash + redacted text)")
+
+
+# -- responses -----------------------------------------------------------------------
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EvidenceOut(_Out):
+    start: int
+    end: int
+    text: str
+
+
+class ViolationOut(_Out):
+    category: str
+    subcategory: str
+    score: float
+    source: str
+    action: Verdict
+    severity: str
+    evidence: list[EvidenceOut]
+    citations: list[str]
+    suggestion: str
+    detectors: list[str]
+    explanation: str
+
+
+class PIIOut(_Out):
+    type: str
+    start: int
+    end: int
+    text: str
+    score: float
+    validated: bool | None
+
+
+class GateViolationOut(_Out):
+    rule: str
+    message: str
+
+
+class ContactPolicyOut(_Out):
+    decision: Literal["allow", "block"]
+    violations: list[GateViolationOut]
+    checked: list[str]
+    skipped: list[str]
+    local_time: str | None
+    timezone: str | None
+    recorded: bool = Field(description="a contact attempt was recorded for the caps")
+
+
+class CheckResponse(_Out):
+    decision: Verdict
+    violations: list[ViolationOut]
+    pii: list[PIIOut]
+    rewrite: str | None
+    scores: dict[str, float]
+    policy_version: str
+    model_version: str | None
+    contact_policy: ContactPolicyOut
+    audit_seq: int = Field(description="this decision's entry in the audit log")
+
+
+class BatchResponse(_Out):
+    items: list[CheckResponse]
+
+
+class SignalOut(_Out):
+    code: str
+    name: str
+    escalate: bool
+    evidence: list[EvidenceOut]
+
+
+class TurnOut(_Out):
+    index: int
+    speaker: str
+    decision: Verdict
+    violations: list[ViolationOut]
+    signals: list[SignalOut]
+    pii: list[PIIOut]
+
+
+class TranscriptResponse(_Out):
+    decision: Verdict
+    escalate: bool
+    turns: list[TurnOut]
+    policy_version: str
+    model_version: str | None
+    audit_seq: int
+
+
+class CategoryOut(_Out):
+    name: str
+    severity: str
+    action: str
+    threshold: float
+
+
+class PolicyResponse(_Out):
+    tenant: str
+    name: str
+    version: str
+    profile: str
+    categories: dict[str, CategoryOut]
+    rules: int
+    contact: dict[str, Any]
+    overlay: dict[str, Any] | None
+    model_version: str | None
+    pack: dict[str, Any] | None = Field(default=None, description="the whole active pack (with ?full=true)")
+
+
+class ContactEventOut(_Out):
+    id: int
+    debtor_id: str
+    contact: str | None = Field(description="masked")
+    channel: str
+    outcome: str
+    at: AwareDatetime
+    source: str
+
+
+class ContactsResponse(_Out):
+    debtor_id: str
+    stopped: bool
+    stop_reason: str | None
+    events: list[ContactEventOut]
+
+
+class OverlayResponse(_Out):
+    tenant: str
+    policy_version: str
+    overlay: dict[str, Any] | None
+
+
+class TenantSettingsOut(_Out):
+    tenant: str
+    store_raw_text: bool
+
+
+class AuditEntryOut(_Out):
+    seq: int
+    created_at: AwareDatetime
+    kind: str
+    key_id: str
+    hash: str
+    record: dict[str, Any]
+
+
+class AuditResponse(_Out):
+    entries: list[AuditEntryOut]
+
+
+class KeyRequest(_In):
+    scopes: list[Literal["check", "scan", "admin"]] = Field(default=["check", "scan"], min_length=1)
+
+
+class KeyResponse(_Out):
+    key_id: str
+    tenant: str
+    scopes: list[str]
+    key: str = Field(description="shown once; store it now")
+
+
+class HealthResponse(_Out):
+    status: str
+
+
+class ReadyResponse(_Out):
+    status: str
+    model_version: str | None
+    policy_version: str | None
+    rules_only: bool
+    database: str
+
+
+class ErrorBody(_Out):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(_Out):
+    error: ErrorBody
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": desc} for code, desc in {
+        400: "body is not UTF-8 or not JSON", 404: "no such resource", 401: "missing or unknown API key", 403: "key lacks the scope",
+        413: "over a size limit", 415: "content type is not application/json", 422: "a field is invalid (named)",
+        429: "queue full; retry", 503: "model not ready or storage unavailable"}.items()}

@@ -1,0 +1,175 @@
+"""Benchmark the HTTP service: a real ``nlp-guard serve`` on 127.0.0.1, driven over HTTP.
+
+Records p50/p99 latency of POST /v1/check at concurrency 1, 8 and 32, and throughput,
+with the shipped model (when models/nlp_guard-zh exists) and in rules-only mode, and
+writes them into bench/RESULTS.md under "## API". Bounded: at most ``--requests`` per
+level and ``--seconds`` per level.
+
+    python bench/bench_api.py [--requests 1500] [--seconds 20] [--modes model,rules]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+TEXTS = [
+    "您好，您在平台的借款已逾期3天，请尽快还款，如有困难可联系我们协商。",
+    "你再不还钱就等着瞧，我知道你住哪",
+    "请转告机主尽快回电，谢谢。",
+    "您好，本期账单金额为1200元，还款日为本月25日。",
+    "老赖，再不还钱后果自负",
+    "如您对本次催收有异议，可拨打客服热线投诉。",
+    "我们会依法通过诉讼途径解决，请您重视。",
+    "你全家都会知道你欠钱不还的事",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+async def level(base: str, key: str, conc: int, n: int, seconds: float) -> dict[str, float]:
+    lat: list[float] = []
+    errors = 0
+    sent = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, limits=limits,
+                                 timeout=30) as client:
+        for i in range(min(conc * 2, 20)):  # warm up connections and caches
+            await client.post("/v1/check", json={"text": TEXTS[i % len(TEXTS)], "dry_run": True})
+
+        async def worker(w: int) -> None:
+            nonlocal sent, errors
+            while sent < n and time.perf_counter() < deadline:
+                sent += 1
+                body = {"text": TEXTS[sent % len(TEXTS)] + f"（{w}）", "dry_run": True}
+                t0 = time.perf_counter()
+                r = await client.post("/v1/check", json=body)
+                lat.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    errors += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(conc)))
+        elapsed = time.perf_counter() - t0
+    return {"concurrency": conc, "requests": len(lat), "errors": errors, "p50_ms": 1000 * percentile(lat, 0.5),
+            "p99_ms": 1000 * percentile(lat, 0.99), "throughput": len(lat) / elapsed, "seconds": elapsed}
+
+
+def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, list[dict[str, float]]]:
+    tmp = Path(tempfile.mkdtemp(prefix="nlp_guard_bench_"))
+    db = f"sqlite:///{tmp / 'bench.db'}"
+    exe = Path(sys.executable).parent / "nlp-guard"
+    out = subprocess.run([str(exe), "keys", "create", "--tenant", "bench", "--database-url", db],
+                         capture_output=True, text=True, check=True)
+    key = out.stdout.strip().splitlines()[-1]
+    port = free_port()
+    env = {**os.environ, "NLP_GUARD_DATABASE_URL": db, "NLP_GUARD_RULES_ONLY": str(rules_only).lower(),
+           "NLP_GUARD_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                r = httpx.get(base + "/readyz", timeout=2)
+                if r.status_code == 200:
+                    model = r.json()["model_version"]
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("server did not become ready")
+            time.sleep(0.3)
+        rows = []
+        for conc in (1, 8, 32):
+            n = args.requests if conc > 1 else max(200, args.requests // 3)
+            row = asyncio.run(level(base, key, conc, n, args.seconds))
+            print(f"{'rules-only' if rules_only else 'model'} c={conc}: p50 {row['p50_ms']:.2f} ms, "
+                  f"p99 {row['p99_ms']:.2f} ms, {row['throughput']:.0f} checks/s ({row['requests']} requests, "
+                  f"{row['errors']} errors)", flush=True)
+            rows.append(row)
+        return model, rows
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: str) -> None:
+    lines = ["## API", "",
+             f"`python bench/bench_api.py` on {platform.machine()}, {os.cpu_count()} CPUs, Python "
+             f"{platform.python_version()}: a real `nlp-guard serve` (uvicorn, SQLite WAL, synchronous=FULL, "
+             "every check audited) driven over loopback by an httpx client on the same machine; "
+             "`dry_run` checks, 8 different messages.", ""]
+    if note:
+        lines += [note, ""]
+    lines += ["| mode | model | concurrency | requests | errors | p50 ms | p99 ms | checks/s |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for mode, model, rows in results:
+        for r in rows:
+            lines.append(f"| {mode} | {model or '-'} | {r['concurrency']:.0f} | {r['requests']:.0f} | {r['errors']:.0f} "
+                         f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['throughput']:.0f} |")
+    section = "\n".join(lines) + "\n"
+    text = RESULTS.read_text("utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
+    if re.search(r"^## API$", text, flags=re.M):
+        text = re.sub(r"^## API$.*?(?=^## |\Z)", section + "\n", text, flags=re.M | re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text, "utf-8")
+    print(f"wrote {RESULTS}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=1500, help="requests per concurrency level (c=1: a third)")
+    ap.add_argument("--seconds", type=float, default=20.0, help="time cap per concurrency level")
+    ap.add_argument("--modes", default="model,rules", help="model, rules or both")
+    ap.add_argument("--note", default="", help="a line to add under the heading")
+    args = ap.parse_args()
+    from nlp_guard.guard import DEFAULT_MODEL_DIR
+
+    modes = args.modes.split(",")
+    results = []
+    note = args.note
+    if "model" in modes:
+        if DEFAULT_MODEL_DIR.exists():
+            model, rows = run_mode(False, args)
+            results.append(("model", model, rows))
+        else:
+            note = (note + " " if note else "") + f"No model at {DEFAULT_MODEL_DIR.relative_to(ROOT)}: rules-only run only."
+            print(note)
+    if "rules" in modes:
+        _, rows = run_mode(True, args)
+        results.append(("rules-only", None, rows))
+    write(results, note)
+
+
+if __name__ == "__main__":
+    main()

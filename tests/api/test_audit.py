@@ -1,0 +1,117 @@
+"""The hash-chained audit log: tamper detection (edit, delete, reorder), CLI verify, restart persistence."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from api_helpers import POLITE, THREAT
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from api.audit import verify
+from api.db import make_engine, session_factory
+from api.main import create_app
+from nlp_guard.cli import main
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def fill(client, auth, n=5):
+    for i in range(n):
+        client.post("/v1/check", json={"text": THREAT if i % 2 else POLITE}, headers=auth)
+
+
+def cli_verify(url):
+    return CliRunner().invoke(main, ["audit", "verify", "--database-url", url])
+
+
+def sql(url, *stmts):
+    eng = create_engine(url)
+    with eng.begin() as c:
+        for s in stmts:
+            c.execute(text(s))
+    eng.dispose()
+
+
+def test_intact_chain_verifies(client, auth, db_url):
+    fill(client, auth)
+    r = cli_verify(db_url)
+    assert r.exit_code == 0 and "ok: 5 entries" in r.output
+    with session_factory(make_engine(db_url))() as s:
+        assert verify(s).ok
+
+
+def test_edit_is_detected(client, auth, db_url):
+    fill(client, auth)
+    eng = create_engine(db_url)
+    with eng.begin() as c:
+        rec = json.loads(c.execute(text("SELECT record FROM audit_log WHERE seq=3")).scalar())
+        rec["decision"]["decision"] = "allow"
+        c.execute(text("UPDATE audit_log SET record=:r WHERE seq=3"), {"r": json.dumps(rec, sort_keys=True)})
+    r = cli_verify(db_url)
+    assert r.exit_code == 1 and "entry 3" in r.output and "edited" in r.output
+
+
+def test_edit_with_recomputed_hash_is_detected_at_next_entry(client, auth, db_url):
+    fill(client, auth)
+    from api.audit import canonical, entry_hash
+    eng = create_engine(db_url)
+    with eng.begin() as c:
+        prev, rec = c.execute(text("SELECT prev_hash, record FROM audit_log WHERE seq=2")).one()
+        data = json.loads(rec)
+        data["redacted_text"] = "被改过"
+        rec = canonical(data)
+        c.execute(text("UPDATE audit_log SET record=:r, hash=:h WHERE seq=2"), {"r": rec, "h": entry_hash(prev, rec)})
+    r = cli_verify(db_url)
+    assert r.exit_code == 1 and "entry 3" in r.output
+
+
+def test_column_edit_is_detected(client, auth, db_url):
+    fill(client, auth)
+    sql(db_url, "UPDATE audit_log SET tenant='beta' WHERE seq=4")
+    r = cli_verify(db_url)
+    assert r.exit_code == 1 and "entry 4" in r.output
+
+
+def test_delete_is_detected(client, auth, db_url):
+    fill(client, auth)
+    sql(db_url, "DELETE FROM audit_log WHERE seq=3")
+    r = cli_verify(db_url)
+    assert r.exit_code == 1 and "entry 3" in r.output and "deleted" in r.output
+
+
+def test_delete_of_newest_is_detected(client, auth, db_url):
+    fill(client, auth)
+    sql(db_url, "DELETE FROM audit_log WHERE seq=5")
+    r = cli_verify(db_url)
+    assert r.exit_code == 1 and "entry 5" in r.output
+
+
+def test_reorder_is_detected(client, auth, db_url):
+    fill(client, auth)
+    sql(db_url, "UPDATE audit_log SET seq=-2 WHERE seq=2", "UPDATE audit_log SET seq=2 WHERE seq=3",
+        "UPDATE audit_log SET seq=3 WHERE seq=-2")
+    r = cli_verify(db_url)
+    assert r.exit_code == 1 and "entry 2" in r.output and "reordered" in r.output
+
+
+def test_restart_keeps_every_acknowledged_record(settings, make_key, db_url):
+    with TestClient(create_app(settings)) as c:
+        auth = make_key("acme")
+        seqs = [c.post("/v1/check", json={"text": POLITE, "debtor_id": "D1", "sent_at": "2026-01-05T10:00:00"},
+                       headers=auth).json()["audit_seq"] for _ in range(3)]
+        c.put("/v1/admin/policy/overlay", json={"contact": {"window_start": "09:00"}}, headers=auth)
+    with TestClient(create_app(settings)) as c:  # a new app on the same file
+        entries = c.get("/v1/admin/audit", headers=auth).json()["entries"]
+        assert [e["seq"] for e in entries][:3] == seqs and len(entries) == 4
+        assert c.get("/v1/policy", headers=auth).json()["contact"]["window_start"] == "09:00"
+        assert len(c.get("/v1/contacts", params={"debtor_id": "D1"}, headers=auth).json()["events"]) == 3
+        assert c.post("/v1/check", json={"text": POLITE}, headers=auth).json()["audit_seq"] == 5
+    assert cli_verify(db_url).exit_code == 0
+
+
+def test_sqlite_is_in_wal_mode(client, db_url):
+    eng = create_engine(db_url)
+    with eng.connect() as c:
+        assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
