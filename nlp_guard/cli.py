@@ -80,12 +80,38 @@ def check(text: str, recipient: str, as_json: bool, policy: str | None, rules_on
 
 
 @main.command()
-@click.argument("input_path", metavar="IN", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Output JSONL (default: stdout).")
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "txt"]), default="auto", show_default=True)
+@click.argument("input_path", metavar="IN", required=False, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output JSONL (default: stdout). Spark: a name ending .jsonl is one file; any other name is "
+                   "a folder of part files; .parquet writes Parquet.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "txt", "parquet"]), default="auto",
+              show_default=True, help="Input format (parquet needs --engine spark).")
+@click.option("--resume", is_flag=True, help="Append to OUTPUT, skipping ids already in it (after an interrupted scan).")
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write each bad record (line, id, code, reason) to this JSONL file.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Local engine: screen in N processes (each loads the Guard once).")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: this machine; spark: PySpark (needs the 'spark' extra and Java 17+).")
+@click.option("--master", default="local[*]", show_default=True, help="Spark master URL (--engine spark).")
+@click.option("--table", help="Spark: scan this table instead of a file (--engine spark).")
 @guard_options
-def scan(input_path: Path, output: Path | None, fmt: str, policy: str | None, rules_only: bool) -> None:
-    """Scan a JSONL, CSV or TXT file: one output line per input line, same id."""
+def scan(input_path: Path | None, output: Path | None, fmt: str, resume: bool, errors_path: Path | None,
+         workers: int, engine: str, master: str, table: str | None, policy: str | None, rules_only: bool) -> None:
+    """Scan a JSONL, CSV or TXT file (Spark: also Parquet or a table): one output line per input line, same id."""
+    if engine == "spark":
+        _scan_spark(input_path, output, fmt, resume, errors_path, workers, master, table, policy, rules_only)
+        return
+    if table:
+        raise click.UsageError("--table needs --engine spark")
+    if input_path is None:
+        raise click.UsageError("missing argument IN (a file to scan)")
+    if not input_path.is_file():
+        raise click.BadParameter(f"{input_path} is not a file", param_hint="IN")
+    if fmt == "parquet":
+        raise click.UsageError("Parquet input needs --engine spark")
+    if resume and output is None:
+        raise click.UsageError("--resume needs -o/--output: the ids already done are read from it")
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
     from rich.text import Text
@@ -94,35 +120,129 @@ def scan(input_path: Path, output: Path | None, fmt: str, policy: str | None, ru
         def render(self, task: Any) -> Text:
             return Text(f"{task.speed:.0f} rec/s" if task.speed else "… rec/s", style="cyan")
 
-    from rich.table import Table
+    from .batch import GuardSpec, done_ids, read_records, scan as run_scan, scan_parallel
 
-    from .batch import read_records, scan as run_scan
-
-    guard = _guard(policy, rules_only)
+    spec = GuardSpec(rules_only, policy)
+    skip = done_ids(output) if resume and output else None
     with input_path.open("rb") as fh:
-        total = sum(1 for line in fh if line.strip())
+        total = sum(1 for line in fh if line.strip()) - (1 if fmt == "csv" or input_path.suffix.lower() == ".csv" else 0)
     err = Console(stderr=True)
-    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    out = output.open("a" if resume else "w", encoding="utf-8") if output else sys.stdout
+    errors = errors_path.open("a" if resume else "w", encoding="utf-8") if errors_path else None
     try:
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       _RateColumn(), TimeRemainingColumn(),
                       console=err, transient=True, disable=output is None) as progress:
-            task = progress.add_task("scanning", total=total)
-            records = (progress.advance(task) or r for r in read_records(input_path, fmt))
-            summary = run_scan(guard, records, out)
+            task = progress.add_task("scanning", total=max(total, 0))
+            records = read_records(input_path, fmt)
+            tick = lambda: progress.advance(task)  # noqa: E731
+            if workers > 1:
+                summary = scan_parallel(spec, records, out, workers, errors=errors, skip=skip, tick=tick)
+            else:
+                summary = run_scan(spec.build(), records, out, errors=errors, skip=skip, tick=tick)
     finally:
         if output:
             out.close()
-    table = Table(title=f"nlp-guard scan: {input_path.name}")
-    table.add_column("measure")
-    table.add_column("count", justify="right")
-    table.add_row("records", str(summary.records))
+        if errors:
+            errors.close()
+    from rich.table import Table
+
+    table_ = Table(title=f"nlp-guard scan: {input_path.name}")
+    table_.add_column("measure")
+    table_.add_column("count", justify="right")
+    table_.add_row("records", str(summary.records))
+    if resume:
+        table_.add_row("skipped (already done)", str(summary.skipped))
     for verdict in ("allow", "flag", "block"):
-        table.add_row(verdict, str(summary.decisions.get(verdict, 0)))
-    table.add_row("errors", str(summary.errors))
+        table_.add_row(verdict, str(summary.decisions.get(verdict, 0)))
+    table_.add_row("errors", str(summary.errors))
     for cat, n in sorted(summary.categories.items()):
-        table.add_row(f"violations: {cat}", str(n))
-    err.print(table)
+        table_.add_row(f"violations: {cat}", str(n))
+    err.print(table_)
+
+
+def _scan_spark(input_path: Path | None, output: Path | None, fmt: str, resume: bool, errors_path: Path | None,
+                workers: int, master: str, table: str | None, policy: str | None, rules_only: bool) -> None:
+    """``scan --engine spark``: read, screen with mapInPandas, write; a summary on stderr."""
+    for flag, used in (("--resume", resume), ("--errors", errors_path), ("--workers", workers > 1)):
+        if used:
+            raise click.UsageError(f"{flag} is for the local engine; Spark retries failed tasks itself and "
+                                   "bad records are in the output with their line number")
+    if output is None:
+        raise click.UsageError("--engine spark needs -o/--output")
+    if (input_path is None) == (table is None):
+        raise click.UsageError("give either IN (a file or folder) or --table NAME")
+    if input_path is not None and not input_path.exists():
+        raise click.BadParameter(f"{input_path} does not exist", param_hint="IN")
+    if fmt != "auto" and table:
+        raise click.UsageError("--format applies to files, not to --table")
+    from rich.console import Console
+
+    from .spark_engine import get_session, scan_path
+
+    spark = get_session(master)
+    summary = scan_path(spark, table or str(input_path), str(output), fmt=fmt, table=table is not None,
+                        rules_only=rules_only, policy_path=policy)
+    err = Console(stderr=True)
+    d = summary["decisions"]
+    err.print(f"nlp-guard scan (spark {master}): {summary['records']} records, allow {d['allow']}, "
+              f"flag {d['flag']}, block {d['block']}, errors {summary['errors']} → {output} ({summary['format']})")
+
+
+@main.command()
+@click.argument("results", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML report to write (one self-contained file).")
+@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The file that was scanned, so the review queue shows each text with its spans highlighted.")
+@click.option("--queue-csv", type=click.Path(dir_okay=False, path_type=Path), help="Also export the review queue as CSV.")
+@click.option("--queue-xlsx", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also export the review queue as XLSX (needs the 'report' extra).")
+@click.option("--title", default="催收合规质检报告", show_default=True, help="The report's title.")
+@click.option("--queue-limit", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Queue rows shown in the HTML (the exports hold them all).")
+@click.option("--show-pii", is_flag=True, help="Show personal information instead of masking it.")
+@click.option("--policy", type=click.Path(dir_okay=False), help="The policy pack the scan used (for names).")
+def report(results: Path, output: Path, input_path: Path | None, queue_csv: Path | None, queue_xlsx: Path | None,
+           title: str, queue_limit: int, show_pii: bool, policy: str | None) -> None:
+    """Turn scan RESULTS into a QA report (HTML, in Chinese) and review-queue exports."""
+    from .policy import load_policy
+    from .report import aggregate, load_results, render_html, write_queue_csv, write_queue_xlsx
+    from .report.aggregate import load_inputs
+
+    rep = aggregate(load_results(results), load_inputs(input_path) if input_path else None,
+                    load_policy(policy) if policy else None, source=results.name)
+    exports = {}
+    if queue_csv:
+        write_queue_csv(rep, queue_csv, show_pii)
+        exports["CSV"] = queue_csv.name
+    if queue_xlsx:
+        write_queue_xlsx(rep, queue_xlsx, show_pii)
+        exports["XLSX"] = queue_xlsx.name
+    output.write_text(render_html(rep, title, queue_limit, show_pii, exports), "utf-8")
+    click.echo(f"report: {output} ({rep.records} records, {len(rep.queue)} in the review queue"
+               + (f"; exports: {', '.join(exports.values())}" if exports else "") + ")")
+    if not input_path:
+        click.echo("note: without --input the queue shows the evidence phrases only, not the texts", err=True)
+
+
+@main.group()
+def feedback() -> None:
+    """QA verdicts on the review queue (the feedback loop into training)."""
+
+
+@feedback.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
+              help="The SQLite feedback store (default: training/data/feedback.sqlite or $NLP_GUARD_FEEDBACK_DB).")
+@click.option("--reviewer", help="Reviewer for rows whose reviewer column is empty.")
+def feedback_import(file: Path, store: Path | None, reviewer: str | None) -> None:
+    """Store the verdicts (confirmed | false_positive) of a queue export (CSV/XLSX) or a JSONL file."""
+    from .feedback import FeedbackStore
+
+    res = FeedbackStore(store).import_file(file, reviewer)
+    click.echo(f"imported {res.added} verdicts into {res.store} ({res.already_stored} already stored, "
+               f"{res.not_reviewed} rows without a verdict skipped)")
 
 
 @main.group()

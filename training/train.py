@@ -46,6 +46,11 @@ class TrainArgs:
     public_scale: float = field(default=0.6, metadata={"help": "fraction of the public training slice (0 = none)"})
     max_train_samples: int | None = field(default=None, metadata={"help": "debug: cap training examples"})
     threads: int = 2
+    feedback: str | None = field(default=None, metadata={
+        "help": "QA feedback store (SQLite, see nlp_guard/feedback.py) to add as a TRAIN-only source; the "
+                "retrain ships only if its frozen-test macro-F1 is not below the shipped model's"})
+    rejected_dir: str = field(default=str(ROOT / "training" / ".work" / "rejected"),
+                              metadata={"help": "where a feedback-driven retrain that loses on the test split goes"})
 
     def __post_init__(self) -> None:
         if self.epochs <= 0:
@@ -111,6 +116,14 @@ def main(argv: list[str] | None = None) -> None:
                         for s in ("train", "dev", "test"))
     public = public_data.training_examples(args.seed, args.public_scale) if args.public_scale > 0 else []
     train = train + public
+    if args.feedback:
+        from .feedback import DATA_CARD, data_card, feedback_examples
+
+        fb, fb_report = feedback_examples(Path(args.feedback), data_dir)
+        DATA_CARD.write_text(data_card(fb_report, Path(args.feedback)), "utf-8")
+        print(f"feedback: {len(fb)} TRAIN examples from {fb_report.verdicts} verdicts "
+              f"(left out: {dict(fb_report.skipped) or 'none'}); data card {DATA_CARD}", flush=True)
+        train = train + fb
     random.Random(args.seed).shuffle(train)
     if args.max_train_samples:
         train = train[:args.max_train_samples]
@@ -148,6 +161,11 @@ def main(argv: list[str] | None = None) -> None:
     dev_p = predict_torch(model, tok, [r["norm"] for r in dev], args.max_length)
     thresholds = best_thresholds(targets(dev), dev_p, LABELS)
     out = Path(args.out_dir)
+    if args.feedback:  # a candidate until it has beaten (or matched) the shipped model on the frozen test split
+        import shutil
+
+        out = work / "feedback_candidate"
+        shutil.rmtree(out, ignore_errors=True)
     tmp_tok = work / "tokenizer.json"
     tok.backend_tokenizer.save(str(tmp_tok))
     write_model_dir(model, tmp_tok, out, labels=LABELS, thresholds=thresholds, version=args.version,
@@ -186,6 +204,11 @@ def main(argv: list[str] | None = None) -> None:
     if flips > 0.01:
         print(f"parity check FAILED: {flips:.2%} of test decisions flip between torch and int8", file=sys.stderr)
         sys.exit(1)
+    if args.feedback:
+        from .feedback import promote
+
+        shipped, where, reason = promote(out, Path(args.out_dir), Path(args.rejected_dir))
+        print(f"feedback retrain {'SHIPPED' if shipped else 'REJECTED'}: {reason} → {where}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,49 @@
+"""The shipped model on golden cases: veiled threats that no rule names, and the
+protective-context negatives that keyword filters get wrong."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlp_guard import Guard
+from nlp_guard.guard import DEFAULT_MODEL_DIR
+
+pytestmark = pytest.mark.slow
+CASES = [json.loads(l) for l in (Path(__file__).parent / "golden" / "model_decisions.jsonl").read_text("utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def guard() -> Guard:
+    assert DEFAULT_MODEL_DIR.is_dir(), f"the shipped model is missing at {DEFAULT_MODEL_DIR}"
+    g = Guard.default()
+    assert g.classifier is not None
+    return g
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["text"][:14] for c in CASES])
+def test_shipped_model_golden(guard: Guard, case: dict) -> None:
+    d = guard.check(case["text"], recipient=case["recipient"])
+    assert d.decision == case["decision"], (d.scores, [v.to_dict() for v in d.violations])
+    assert set(case["categories"]) <= {v.category for v in d.violations}
+    for v in d.violations:
+        assert all(case["text"][e.start:e.end] == e.text for e in v.evidence)
+
+
+def test_model_only_violation_has_word_level_evidence(guard: Guard) -> None:
+    text = CASES[0]["text"]
+    d = guard.check(text)
+    model_only = [v for v in d.violations if v.source == "model"]
+    assert model_only, "expected the model alone to see this veiled threat"
+    ev = model_only[0].evidence
+    assert ev and all(e.end - e.start < len(text) for e in ev)
+
+
+def test_model_artefacts_describe_themselves() -> None:
+    for name in ("model.onnx", "tokenizer.json", "config.json", "metrics.json", "MODEL_CARD.md"):
+        assert (DEFAULT_MODEL_DIR / name).is_file(), name
+    cfg = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())
+    assert cfg["labels"] == ["threat", "abuse", "deception", "privacy", "coercion"]
+    size = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir())
+    assert size < 120 * 2**20

@@ -1,0 +1,145 @@
+"""The Spark engine against the local engine, record for record, on a real local[2] SparkSession."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pyspark", reason="the 'spark' extra is not installed")
+
+from click.testing import CliRunner  # noqa: E402
+
+from nlp_guard import Guard  # noqa: E402
+from nlp_guard.batch import read_records, scan  # noqa: E402
+from nlp_guard.cli import main  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parents[1] / "nlp_guard" / "data" / "samples.jsonl"
+FILLERS = ["", "喂，", "那个，", "我跟你说，"]
+TAILS = ["", "！", "【回T退订】", "，收到请回复"]
+
+
+def _records(n_copies: int = 30) -> list[dict]:
+    rng = random.Random(5)
+    base = [json.loads(line) for line in SAMPLES.read_text("utf-8").splitlines()]
+    out = []
+    for i in range(n_copies):
+        for d in base:
+            d = json.loads(json.dumps(d))
+            d["id"] = f"{d['id']}-{i}"
+            if "text" in d:
+                d["text"] = rng.choice(FILLERS) + d["text"] + rng.choice(TAILS)
+            out.append(d)
+    return out
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory: pytest.TempPathFactory):
+    from nlp_guard.spark_engine import get_session
+
+    log = tmp_path_factory.mktemp("spark") / "guard_builds.log"
+    os.environ["NLP_GUARD_SPARK_BUILD_LOG"] = str(log)
+    session = get_session("local[2]", "nlp-guard tests")
+    session.build_log = log  # type: ignore[attr-defined]
+    yield session
+    session.stop()
+    os.environ.pop("NLP_GUARD_SPARK_BUILD_LOG", None)
+
+
+@pytest.fixture(scope="module")
+def jsonl_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    lines = [json.dumps(d, ensure_ascii=False) for d in _records()]
+    lines.insert(17, "{not json")
+    lines.insert(40, "")
+    lines.insert(41, json.dumps({"id": "bad-field", "text": "你好", "colour": "red"}))
+    lines.insert(90, "[1, 2]")
+    src = tmp_path_factory.mktemp("in") / "in.jsonl"
+    src.write_bytes(("\n".join(lines) + "\n").encode() + b'{"id": "utf", "text": "\xe4\xbd\xa0\xff"}\n')
+    return src
+
+
+def _local(src: Path) -> list[str]:
+    buf = io.StringIO()
+    scan(Guard(), read_records(src), buf)
+    return buf.getvalue().splitlines()
+
+
+def test_jsonl_matches_local_engine_record_for_record(spark, jsonl_input: Path, tmp_path: Path) -> None:
+    from nlp_guard.spark_engine import scan_path
+
+    out = tmp_path / "out.jsonl"
+    summary = scan_path(spark, str(jsonl_input), str(out), rules_only=True, partitions=8)
+    local = _local(jsonl_input)
+    assert len(local) > 300
+    assert out.read_text("utf-8").splitlines() == local
+    assert summary["records"] == len(local) and summary["errors"] == 4
+    assert summary["decisions"]["block"] > 100
+    # 8 partitions on 2 cores: the Guard was built once per executor Python process, not per task or batch
+    builds = spark.build_log.read_text().split()
+    assert 1 <= len(builds) <= 2 and len(set(builds)) == len(builds)
+
+
+def test_csv_input_and_folder_output(spark, tmp_path: Path) -> None:
+    from nlp_guard.spark_engine import scan_path
+
+    rows = [d for d in _records(10) if "text" in d]
+    src = tmp_path / "in.csv"
+    body = "id,text,recipient,agent_id\n" + "".join(
+        f"{d['id']},{d['text'].replace(',', '，')},{d.get('recipient', '')},{d.get('agent_id', '')}\n" for d in rows)
+    src.write_text(body + "x1,太多,debtor,A1,extra\n", "utf-8")
+    out = tmp_path / "out_dir"
+    scan_path(spark, str(src), str(out), rules_only=True)
+    parts = sorted(out.glob("part-*"))
+    got = [line for p in parts for line in p.read_text("utf-8").splitlines()]
+    assert got == _local(src)
+    assert "more cells than the header" in got[-1]
+
+
+def test_parquet_input_and_output_and_scan_dataframe(spark, tmp_path: Path) -> None:
+    from pyspark.sql import functions as F
+
+    from nlp_guard.spark_engine import scan_dataframe, write_results
+
+    records = _records(10)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in records), "utf-8")
+    expected = [json.loads(line) for line in _local(src)]
+
+    df = spark.read.json(str(src))  # messages and transcripts in one frame: absent fields are null
+    df.write.parquet(str(tmp_path / "in.parquet"))
+    res = scan_dataframe(spark.read.parquet(str(tmp_path / "in.parquet")), rules_only=True)
+    assert res.columns == ["line", "id", "decision", "error", "result"]
+    got = [json.loads(r["result"]) for r in res.orderBy("line").collect()]
+    assert got == expected
+
+    write_results(res, str(tmp_path / "out.parquet"))
+    back = spark.read.parquet(str(tmp_path / "out.parquet")).orderBy("line")
+    assert {"id", "decision", "violations", "turns", "policy_version", "error"} <= set(back.columns)
+    assert [(r["id"], r["decision"]) for r in back.select("id", "decision").collect()] == \
+        [(str(e["id"]), e["decision"]) for e in expected]
+    first_block = next(e for e in expected if e.get("violations"))
+    row = back.filter(F.col("id") == first_block["id"]).first()
+    assert row["violations"][0]["evidence"][0]["text"] == first_block["violations"][0]["evidence"][0]["text"]
+
+
+def test_cli_engine_spark_on_a_table_and_a_file(spark, jsonl_input: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli.jsonl"
+    r = CliRunner().invoke(main, ["scan", "--engine", "spark", "--master", "local[2]", "--rules-only",
+                                  str(jsonl_input), "-o", str(out)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "errors 4" in r.output
+    assert out.read_text("utf-8").splitlines() == _local(jsonl_input)
+
+    spark.createDataFrame([("t1", "老赖快还钱"), ("t2", "您好，请按时还款")], "id string, text string") \
+        .createOrReplaceTempView("qa_messages")
+    out2 = tmp_path / "table.jsonl"
+    r = CliRunner().invoke(main, ["scan", "--engine", "spark", "--master", "local[2]", "--rules-only",
+                                  "--table", "qa_messages", "-o", str(out2)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert [json.loads(x)["decision"] for x in out2.read_text("utf-8").splitlines()] == ["block", "allow"]
+
+    r = CliRunner().invoke(main, ["scan", "--engine", "spark", "--resume", str(jsonl_input), "-o", str(out2)])
+    assert r.exit_code == 2 and "--resume is for the local engine" in r.output
