@@ -25,7 +25,9 @@ from nlp_guard import Guard, Message  # noqa: E402
 from training.metrics import multilabel_report, prf  # noqa: E402
 from training.public_data import SHARED  # noqa: E402
 
-LABELS = ["threat", "abuse", "deception", "privacy", "coercion"]
+from nlp_guard.policy import CATEGORY_CODES  # noqa: E402
+
+LABELS = list(CATEGORY_CODES)
 # What a typical keyword (DFA) filter ships with: single words per category.
 KEYWORDS = {
     "threat": ["死", "砍", "打断", "上门", "后果", "小心", "收拾", "等着", "家人", "孩子"],

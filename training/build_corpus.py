@@ -18,7 +18,9 @@ from collections import Counter
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data"
-LABELS = ("threat", "abuse", "deception", "privacy", "coercion")
+from nlp_guard.policy import CATEGORY_CODES  # noqa: E402
+
+LABELS = list(CATEGORY_CODES)
 SPLITS = {"test": 0.24, "dev": 0.12, "train": 0.64}
 PLACEHOLDER = re.compile(r"\{(name|contact|amount|platform|company|days|date)\}")
 

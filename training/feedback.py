@@ -29,7 +29,9 @@ from nlp_guard.feedback import FeedbackStore, default_store
 from .build_corpus import _shingles
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ("threat", "abuse", "deception", "privacy", "coercion")
+from nlp_guard.policy import CATEGORY_CODES  # noqa: E402
+
+LABELS = list(CATEGORY_CODES)
 DATA_CARD = ROOT / "training" / "DATA_CARD_FEEDBACK.md"
 NEAR_DUPLICATE = 0.7
 

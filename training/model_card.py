@@ -8,7 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-LABELS = ["threat", "abuse", "deception", "privacy", "coercion"]
+from nlp_guard.policy import CATEGORY_CODES  # noqa: E402
+
+LABELS = list(CATEGORY_CODES)
 
 
 def _table(rep: dict) -> str:

@@ -28,7 +28,9 @@ from .metrics import best_thresholds, multilabel_report
 from .model_card import render as render_card
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ["threat", "abuse", "deception", "privacy", "coercion"]
+from nlp_guard.policy import CATEGORY_CODES  # noqa: E402
+
+LABELS = list(CATEGORY_CODES)
 
 
 @dataclass
