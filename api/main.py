@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 
 from .errors import RequestMiddleware, install_handlers
-from .routes import admin, check, contacts, health, policy, transcripts
+from .routes import admin, check, contacts, health, policy, transcripts, web
 from .service import Service
 from .settings import Settings, get_settings
 
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     for r in (check.router, transcripts.router, policy.router, contacts.router, admin.router, health.router):
         app.include_router(r)
+    web.mount(app)  # the workbench page at / (static files, CSP 'self')
     app.add_middleware(RequestMiddleware, metrics=service.metrics, max_body_bytes=settings.max_body_bytes,
                        fastapi_app=app)
     return app
