@@ -120,3 +120,24 @@ def test_corrupt_directory(tiny_dir: Path, tmp_path: Path, damage: str, message:
         (broken / name).write_text(json.dumps(cfg))
     with pytest.raises(ModelError, match=message):
         load_classifier(broken)
+
+
+def test_export_matches_torch_and_leaves_the_model_in_eval_mode(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    import onnxruntime as ort
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from training.export import export_onnx
+
+    torch.manual_seed(1)
+    cfg = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, num_labels=5)
+    model = BertForSequenceClassification(cfg).eval()
+    export_onnx(model, tmp_path / "m.onnx", 50)
+    assert not model.training
+    ids = np.array([[0, 5, 6, 7, 8, 2], [0, 9, 10, 2, 1, 1]], dtype=np.int64)
+    mask = np.array([[1] * 6, [1, 1, 1, 1, 0, 0]], dtype=np.int64)
+    onnx_out = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    with torch.no_grad():
+        torch_out = model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).logits.numpy()
+    assert np.allclose(onnx_out, torch_out, atol=1e-5)

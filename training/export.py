@@ -17,6 +17,7 @@ def export_onnx(model: Any, path: Path, vocab_size: int) -> None:
     model = model.eval()
     ids = torch.randint(5, vocab_size, (2, 16), dtype=torch.long)
     mask = torch.ones_like(ids)
+    mask[1, 10:] = 0  # trace with padding, or the exporter may bake in an "all ones, no mask" shortcut
 
     class Logits(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
@@ -26,11 +27,14 @@ def export_onnx(model: Any, path: Path, vocab_size: int) -> None:
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
 
+    wrapper = Logits(model).eval()  # the exporter restores the wrapper's mode afterwards: it must be eval
     torch.onnx.export(
-        Logits(model), (ids, mask), str(path), input_names=["input_ids", "attention_mask"], output_names=["logits"],
+        wrapper, (ids, mask), str(path), input_names=["input_ids", "attention_mask"], output_names=["logits"],
         dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}},
         opset_version=ONNX_OPSET, dynamo=False,
     )
+    if model.training:
+        raise RuntimeError("export left the model in training mode; predictions would use dropout")
 
 
 def quantize_int8(src: Path, dst: Path) -> None:

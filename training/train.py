@@ -39,7 +39,7 @@ class TrainArgs:
     work_dir: str = field(default=str(ROOT / "training" / ".work"), metadata={"help": "converted base encoder cache"})
     data_dir: str = field(default=str(ROOT / "training" / "data"), metadata={"help": "train/dev/test jsonl"})
     version: str = field(default="nlp_guard-zh-0.1.0")
-    epochs: float = 3.0
+    epochs: float = 4.0
     learning_rate: float = 8e-5
     batch_size: int = 32
     max_length: int = 64
@@ -79,6 +79,7 @@ def targets(rows: list[dict]) -> np.ndarray:
 def predict_torch(model, tok, texts: list[str], max_length: int, batch: int = 64) -> np.ndarray:
     import torch
 
+    model.eval()
     out = []
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     with torch.inference_mode():
@@ -160,6 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     model.eval()
     train_s = time.time() - t0
 
+    model.save_pretrained(work / "finetuned")  # torch weights, for parity checks and the speed benchmark
+    tok.save_pretrained(work / "finetuned")
     dev_p = predict_torch(model, tok, [r["norm"] for r in dev], args.max_length)
     thresholds = best_thresholds(targets(dev), dev_p, LABELS)
     out = Path(args.out_dir)
