@@ -49,7 +49,7 @@ def guard_predictor(guard: Guard) -> Predictor:
         out = []
         for b in range(0, len(texts), 64):
             msgs = [Message(t[:guard.max_chars] if t.strip() else "空", r) for t, r in zip(texts[b:b + 64], recipients[b:b + 64])]
-            out += [{v.category for v in d.violations} for d in guard.check_many(msgs, suggest=False, explain=False)]
+            out += [{v.category for v in d.violations} for d in guard.check_many(msgs, suggest=False)]
         return out
     return run
 

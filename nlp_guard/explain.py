@@ -18,6 +18,7 @@ MAX_WORDS = 48
 
 def occlusion(classifier: Classifier, text: str, category: str, subcategory: str,
               base: float, top_k: int = 3) -> list[Finding]:
+    """The words that drive ``category``'s score, strongest first."""
     words = [(s, e) for w, s, e in tokenize(text) if _CONTENT.search(w)][:MAX_WORDS]
     if not words:
         return []
@@ -28,4 +29,4 @@ def occlusion(classifier: Classifier, text: str, category: str, subcategory: str
     keep = [(d, s, e) for d, s, e in drops[:top_k] if d > 0 and d >= 0.25 * best]
     return [Finding(subcategory, s, e, base, "model", classifier.version,
                     f"removing {text[s:e]!r} lowers the {category} score by {d:.2f}")
-            for d, s, e in sorted(keep, key=lambda x: x[1])]
+            for d, s, e in keep]

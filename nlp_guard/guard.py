@@ -94,12 +94,8 @@ class Guard:
     def check(self, text: str, recipient: str = "debtor", suggest: bool = True) -> Decision:
         return self.check_many([Message(text, recipient)], suggest=suggest)[0]
 
-    def check_many(self, messages: Sequence[Message], suggest: bool = True, explain: bool = True) -> list[Decision]:
-        """Screen messages; the classifier sees them in one batch.
-
-        ``explain=False`` skips occlusion for model-only violations (their evidence
-        is then the whole message): for bulk evaluation, where only verdicts count.
-        """
+    def check_many(self, messages: Sequence[Message], suggest: bool = True) -> list[Decision]:
+        """Screen messages; the classifier sees them in one batch."""
         for i, m in enumerate(messages):
             validate_text(m.text, "text" if len(messages) == 1 else f"items[{i}].text", self.max_chars)
             validate_recipient(m.recipient)
@@ -108,7 +104,7 @@ class Guard:
         out = []
         for m, norm, sc in zip(messages, norms, scores, strict=True):
             findings = self.rules.match(norm.text, m.recipient) + self.recipient_rule.check(norm.text, m.recipient)
-            findings += self._model_evidence(norm, findings, sc, explain)
+            findings += self._model_evidence(norm, findings, sc)
             decision = self.engine.decide(norm, findings, analyze(norm.text), sc, self.model_version)
             if suggest and decision.decision != "allow":
                 decision = replace(decision, rewrite=self._suggest(m.text, decision, m.recipient))
@@ -116,18 +112,26 @@ class Guard:
         return out
 
     def _model_evidence(self, norm: Normalized, findings: list[Finding],
-                        scores: dict[str, float] | None, explain: bool = True) -> list[Finding]:
-        """Evidence for categories that only the model saw."""
+                        scores: dict[str, float] | None) -> list[Finding]:
+        """Evidence for categories that only the model saw.
+
+        The words that drive the score go through the same protective-context
+        filter as rule hits: when the strongest one is quoted, negated or
+        warned against ("请勿相信'…拘留'的说法"), the category does not fire.
+        """
         if not scores or self.classifier is None:
             return []
         seen = {f.category for f in findings}
         extra: list[Finding] = []
         for code, cat in self.policy.categories.items():
-            if code not in seen and scores.get(code, 0.0) >= cat.threshold:
-                words = occlusion(self.classifier, norm.text, code, cat.model_subcategory, scores[code]) if explain else []
-                extra += words or [
-                    Finding(cat.model_subcategory, 0, len(norm.text), scores[code], "model",
-                            self.classifier.version, "whole message")]
+            if code in seen or scores.get(code, 0.0) < cat.threshold:
+                continue
+            words = occlusion(self.classifier, norm.text, code, cat.model_subcategory, scores[code])
+            if words and self.rules.context.reason(norm.text, words[0].start, words[0].end):
+                scores[code] = min(scores[code], cat.threshold / 2)
+                continue
+            extra += words or [Finding(cat.model_subcategory, 0, len(norm.text), scores[code], "model",
+                                       self.classifier.version, "whole message")]
         return extra
 
     def _suggest(self, text: str, decision: Decision, recipient: str) -> str:

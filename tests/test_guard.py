@@ -128,3 +128,25 @@ def test_classifier_protocol_and_model_only_evidence() -> None:
 
 def test_low_model_score_does_not_fire() -> None:
     assert Guard(classifier=FixedClassifier(0.3)).check("听说你常去公园散步吧").decision == "allow"
+
+
+class WordClassifier:
+    """Scores deception high whenever a trigger word is present (unit test of the slot only)."""
+
+    version = "word-1"
+    labels = ("threat", "abuse", "deception", "privacy", "coercion")
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        return [{"deception": 0.9 if "拘押" in t else 0.05} for t in texts]
+
+
+@pytest.mark.parametrize(("text", "decision"), [
+    ("下周安排拘押", "block"),
+    ("请勿相信'不还款就会被拘押'的说法", "allow"),
+    ("谨防有人声称要拘押您", "allow"),
+])
+def test_model_evidence_goes_through_the_protective_context_filter(text: str, decision: str) -> None:
+    d = Guard(classifier=WordClassifier()).check(text)
+    assert d.decision == decision
+    if decision == "block":
+        assert [e.text for e in d.violations[0].evidence] == ["拘押"]
