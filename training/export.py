@@ -38,10 +38,20 @@ def export_onnx(model: Any, path: Path, vocab_size: int) -> None:
 
 
 def quantize_int8(src: Path, dst: Path) -> None:
+    """Dynamic int8 (per-channel weights) for the MatMul/Gemm layers, except the FFN
+    down-projections: their inputs are GELU outputs with outlier activations, and
+    quantizing them alone flipped 4.7% of dev labels against torch (measured), while
+    the rest together stay within the 1% decision-flip budget. The embedding table stays fp32.
+    """
+    import re
+
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # weights of MatMul/Gemm only, per channel: the embedding table stays fp32 (accuracy)
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul", "Gemm"])
+    ffn_down = [n.name for n in onnx.load(str(src), load_external_data=False).graph.node
+                if re.search(r"/layer\.\d+/output/dense/MatMul$", n.name)]
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=ffn_down)
 
 
 def write_model_dir(model: Any, tokenizer_json: Path, out: Path, *, labels: list[str], thresholds: dict[str, float],

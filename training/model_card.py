@@ -36,7 +36,9 @@ messages, used by `nlp_guard.Guard` together with the policy pack's rules.
 - **Base encoder:** {c.get('base', 'multilingual-e5-small')}; 12 layers, hidden 384; vocabulary trimmed from
   {m['vocab']['original']:,} to {m['vocab']['kept']:,} pieces (the pieces the corpus uses plus every single CJK,
   digit, ASCII and punctuation character), all layers fine-tuned.
-- **Serving format:** int8 ONNX (dynamic quantisation of MatMul/Gemm weights, per channel), {size:.1f} MiB;
+- **Serving format:** int8 ONNX, {size:.1f} MiB: dynamic int8 (per-channel weights) for the attention and FFN-up
+  MatMuls and the head; the FFN down-projections and the embedding table stay fp32 (their GELU inputs carry
+  outlier activations; quantizing them alone flipped 4.7% of dev labels);
   tokenizer and calibrated thresholds beside it; loaded from local files only.
 - **Training:** `make train` (seed {m['seed']}), multi-label BCE, {m['train_examples']:,} training examples
   ({m['public_train_examples']:,} of them public, permissively licensed), {m['train_seconds'] / 60:.1f} minutes on 2 CPU cores.
@@ -55,8 +57,11 @@ only, never for training.**
 False-positive rate on compliant messages: {t['compliant_false_positive_rate']:.3f}.
 Obfuscated variants: macro recall {m['test_onnx_int8_obfuscated']['macro']['recall']:.3f}.
 Torch fp32 on the same split: macro-F1 {m['test_torch_fp32']['macro']['f1']:.3f}.
-Parity: {m['parity']['decision_flip_rate']:.2%} of test decisions differ between torch fp32 and int8 ONNX
-(max probability difference {m['parity']['max_abs_prob_diff']:.3f}).
+Parity with torch fp32 on the test split: {m['parity']['decision_flip_rate']:.2%} of decisions (violation or
+none) flip; {m['parity'].get('label_flip_rate', float('nan')):.2%} of messages change at least one category
+(mostly messages that stay violations and swap a second category near its threshold); the largest probability
+difference is {m['parity']['max_abs_prob_diff']:.3f}. The 17 test messages over 64 tokens are read in overlapping
+windows by the ONNX model and truncated by torch, which accounts for part of the difference.
 
 The whole system (rules + model) and external benchmarks: `bench/RESULTS.md`.
 
