@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.results_md import write_section  # noqa: E402
 from nlp_guard import Guard, Message  # noqa: E402
+from nlp_guard.normalize import normalize  # noqa: E402
 from training.metrics import multilabel_report, prf  # noqa: E402
 from training.public_data import SHARED  # noqa: E402
 
@@ -48,10 +49,18 @@ def guard_predictor(guard: Guard) -> Predictor:
     def run(texts: list[str], recipients: list[str]) -> list[set[str]]:
         out = []
         for b in range(0, len(texts), 64):
-            msgs = [Message(t[:guard.max_chars] if t.strip() else "空", r) for t, r in zip(texts[b:b + 64], recipients[b:b + 64])]
+            msgs = [Message(_screenable(t, guard.max_chars), r) for t, r in zip(texts[b:b + 64], recipients[b:b + 64])]
             out += [{v.category for v in d.violations} for d in guard.check_many(msgs, suggest=False)]
         return out
     return run
+
+
+def _screenable(text: str, limit: int) -> str:
+    """External sets carry control characters and empty rows, which the Guard rightly refuses."""
+    import re
+
+    cleaned = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", " ", text)[:limit]
+    return cleaned if cleaned.strip() else "空"
 
 
 def own_split(limit: int | None) -> tuple[list[str], list[str], list[list[str]], list[bool]]:
@@ -109,7 +118,7 @@ def main() -> None:
     full = Guard.default()
     if full.classifier is not None:
         systems[f"model only ({full.model_version})"] = lambda texts, recs: [
-            {c for c, s in sc.items() if s >= 0.5} for sc in full.classifier.predict([__import__("nlp_guard.normalize", fromlist=["normalize"]).normalize(t).text for t in texts])]
+            {c for c, s in sc.items() if s >= 0.5} for sc in full.classifier.predict([normalize(_screenable(t, full.max_chars)).text for t in texts])]
         systems["Guard: rules + model"] = guard_predictor(full)
 
     texts, recs, gold, obf = own_split(args.limit)

@@ -136,7 +136,13 @@ class Guard:
 
     def _suggest(self, text: str, decision: Decision, recipient: str) -> str:
         """A rewrite that itself passes the check, else the plain suggestions."""
-        for candidate in (rewrite(text, decision.violations), fallback(decision.violations)):
+        def clause_ok(clause: str) -> bool:
+            try:
+                return not clause.strip() or self.check(clause, recipient, suggest=False).decision == "allow"
+            except InputError:
+                return False
+
+        for candidate in (rewrite(text, decision.violations, clause_ok), fallback(decision.violations)):
             try:
                 if self.check(candidate, recipient, suggest=False).decision == "allow":
                     return candidate

@@ -2,6 +2,8 @@
 subcategory's compliant sentence, keep the rest of the collector's words."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import regex
 
 from .recipient import SUBCATEGORY as RECIPIENT_SUBCATEGORY
@@ -10,8 +12,12 @@ from .results import Violation
 _CLAUSE = regex.compile(r"[^，。！？,!?;；\n]+[，。！？,!?;；\n]*")
 
 
-def rewrite(original: str, violations: tuple[Violation, ...]) -> str:
-    """A draft with the offending clauses replaced; a third-party disclosure becomes a relay."""
+def rewrite(original: str, violations: tuple[Violation, ...], clause_ok: Callable[[str], bool] = lambda _: True) -> str:
+    """A draft with the offending clauses replaced; a third-party disclosure becomes a relay.
+
+    A clause with no evidence is kept only if ``clause_ok`` passes it on its own: the
+    model may have read the intimidation in a clause that no rule names.
+    """
     for v in violations:
         if v.subcategory == RECIPIENT_SUBCATEGORY and "context" in v.source:
             return v.suggestion
@@ -20,7 +26,8 @@ def rewrite(original: str, violations: tuple[Violation, ...]) -> str:
     used: set[str] = set()
     for m in _CLAUSE.finditer(original):
         if not any(s < m.end() and e > m.start() for s, e in bad):
-            parts.append(m.group())
+            if clause_ok(m.group()):
+                parts.append(m.group())
             continue
         for v in violations:
             if v.suggestion not in used and any(m.start() < e.end and e.start < m.end() for e in v.evidence):
