@@ -13,7 +13,7 @@ from .finding import Finding
 from .segment import tokenize
 
 _CONTENT = regex.compile(r"[\p{Han}\p{L}\p{N}]")
-MAX_WORDS = 48
+MAX_WORDS = 24
 
 
 def occlusion(classifier: Classifier, text: str, category: str, subcategory: str,

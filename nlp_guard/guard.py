@@ -22,7 +22,7 @@ from .pii import analyze
 from .policy import PolicyPack, default_policy
 from .recipient import RECIPIENTS, RecipientRule
 from .results import Decision, TranscriptDecision, TurnResult, worst
-from .rewrite import fallback, rewrite
+from .rewrite import clean_clauses, fallback, rewrite
 from .rules import RuleSet
 from .signals import SignalDetector
 
@@ -136,11 +136,15 @@ class Guard:
 
     def _suggest(self, text: str, decision: Decision, recipient: str) -> str:
         """A rewrite that itself passes the check, else the plain suggestions."""
+        clauses = [c for c in clean_clauses(text, decision.violations) if c.strip()]
+        try:  # one batch for all clauses
+            ok = {c for c, d in zip(clauses, self.check_many([Message(c, recipient) for c in clauses], suggest=False),
+                                    strict=True) if d.decision == "allow"}
+        except InputError:
+            ok = set()
+
         def clause_ok(clause: str) -> bool:
-            try:
-                return not clause.strip() or self.check(clause, recipient, suggest=False).decision == "allow"
-            except InputError:
-                return False
+            return not clause.strip() or clause in ok
 
         for candidate in (rewrite(text, decision.violations, clause_ok), fallback(decision.violations)):
             try:

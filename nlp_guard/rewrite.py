@@ -12,6 +12,12 @@ from .results import Violation
 _CLAUSE = regex.compile(r"[^，。！？,!?;；\n]+[，。！？,!?;；\n]*")
 
 
+def clean_clauses(original: str, violations: tuple[Violation, ...]) -> list[str]:
+    """The clauses that hold no evidence (candidates to keep in a rewrite)."""
+    bad = [(e.start, e.end) for v in violations for e in v.evidence]
+    return [m.group() for m in _CLAUSE.finditer(original) if not any(s < m.end() and e > m.start() for s, e in bad)]
+
+
 def rewrite(original: str, violations: tuple[Violation, ...], clause_ok: Callable[[str], bool] = lambda _: True) -> str:
     """A draft with the offending clauses replaced; a third-party disclosure becomes a relay.
 
