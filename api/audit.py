@@ -6,7 +6,7 @@ the chain at a row :func:`verify` can name. The head row keeps the last seq and
 hash, so deleting the newest entries is caught too.
 
 A record holds the text's SHA-256, the text with PII masked
-(:func:`nlp_guard.redaction.redact_original`), the decision with PII spans
+(from the PII spans the decision already holds), the decision with PII spans
 masked, the model and policy versions, tenant and key id. The raw text is
 added only when the tenant's ``store_raw_text`` setting is on.
 """
@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from nlp_guard.pii import mask_value
-from nlp_guard.redaction import redact_original
+from nlp_guard.redaction import redact_original, redact_spans
 
 from .db import GENESIS_HASH, AuditEntry, AuditHead, utcnow
 
@@ -52,7 +52,7 @@ def scrub_decision(decision: dict[str, Any], redacted: str) -> dict[str, Any]:
 
 
 def message_record(text: str, decision: dict[str, Any], meta: dict[str, Any], store_raw: bool) -> dict[str, Any]:
-    redacted = redact_original(text)
+    redacted = redact_spans(text, decision.get("pii", []))
     rec: dict[str, Any] = {
         "text_sha256": text_sha256(text),
         "redacted_text": redacted,
@@ -68,7 +68,7 @@ def message_record(text: str, decision: dict[str, Any], meta: dict[str, Any], st
 
 def transcript_record(turns: list[dict[str, Any]], result: dict[str, Any], meta: dict[str, Any],
                       store_raw: bool) -> dict[str, Any]:
-    redacted = [redact_original(t["text"]) for t in turns]
+    redacted = [redact_spans(t["text"], r.get("pii", [])) for t, r in zip(turns, result["turns"], strict=True)]
     scrubbed_turns = []
     for t, r in zip(result["turns"], redacted, strict=True):
         t = scrub_decision(t, r)

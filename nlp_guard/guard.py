@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import regex
@@ -58,6 +59,13 @@ def validate_recipient(recipient: object, field: str = "recipient") -> str:
     return str(recipient)
 
 
+@lru_cache(maxsize=4)
+def _shared_classifier(path: Path) -> Classifier:
+    from .model import load_classifier
+
+    return load_classifier(path)
+
+
 class Guard:
     """Screens messages and transcripts against a policy pack and an optional classifier."""
 
@@ -74,13 +82,12 @@ class Guard:
     @classmethod
     def default(cls, policy: PolicyPack | None = None, model_dir: str | Path | None = None,
                 rules_only: bool = False) -> Guard:
-        """The shipped policy with the shipped model (when it is installed)."""
+        """The shipped policy with the shipped model (when it is installed); the model is
+        loaded once per process and shared by every Guard built here."""
         if rules_only:
             return cls(policy)
-        from .model import load_classifier
-
         path = Path(model_dir or os.environ.get("NLP_GUARD_MODEL_DIR") or DEFAULT_MODEL_DIR)
-        return cls(policy, classifier=load_classifier(path) if model_dir or path.exists() else None)
+        return cls(policy, classifier=_shared_classifier(path.resolve()) if model_dir or path.exists() else None)
 
     @property
     def model_version(self) -> str | None:

@@ -2,6 +2,10 @@
 mapped back, so full-width digits and other evasions are redacted too."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .finding import Finding
 from .normalize import normalize
 from .pii import analyze, redact
 from .pii.redact import Style
@@ -15,3 +19,10 @@ def pii_findings(text: str) -> list:
 
 def redact_original(text: str, style: Style = "mask") -> str:
     return redact(text, pii_findings(text), style=style)
+
+
+def redact_spans(text: str, pii: Iterable[Mapping[str, Any]], style: Style = "mask") -> str:
+    """Redact with the PII items a decision already lists (original offsets), without
+    running the recognizers again."""
+    findings = [Finding(p["type"], p["start"], p["end"], float(p.get("score", 1.0)), "pii", "decision") for p in pii]
+    return redact(text, findings, style=style)

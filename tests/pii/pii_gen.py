@@ -63,3 +63,13 @@ def bad_luhn(value: str) -> str:
 def group4(value: str, sep: str = " ") -> str:
     """Digits grouped by four, as printed on cards."""
     return sep.join(value[i : i + 4] for i in range(0, len(value), 4))
+
+
+def single_match(found: list, text: str, expected: str | None):
+    """The table rows' shared assertion: nothing found when ``expected`` is None,
+    else exactly one finding covering ``expected`` (returned for further checks)."""
+    if expected is None:
+        assert found == []
+        return None
+    assert [text[f.start : f.end] for f in found] == [expected]
+    return found[0]
