@@ -70,16 +70,17 @@ def as_utc(dt: datetime, tz: ZoneInfo) -> datetime:
 @dataclass
 class GateVerdict:
     decision: str = "allow"  # allow | block
-    violations: list[dict[str, str]] = field(default_factory=list)
+    violations: list[dict[str, str | None]] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     local_time: str | None = None
     timezone: str | None = None
     recorded: bool = False
 
-    def block(self, rule: str, message: str) -> None:
+    def block(self, rule: str, message: str, observed: str | None = None, limit: str | None = None) -> None:
+        """``observed`` and ``limit`` are the bare facts, for clients that word the message themselves."""
         self.decision = "block"
-        self.violations.append({"rule": rule, "message": message})
+        self.violations.append({"rule": rule, "message": message, "observed": observed, "limit": limit})
 
     def to_dict(self) -> dict[str, Any]:
         return {"decision": self.decision, "violations": self.violations, "checked": self.checked,
@@ -110,7 +111,8 @@ def evaluate(s: Session, tenant: str, policy: ContactPolicy, *, channel: str, se
         if stop:
             who = "this debtor" if debtor_id and stop.debtor_id == debtor_id else "this number"
             v.block("stop_list", f"{who} is on the stop-contact list ({STOP_OUTCOMES.get(stop.reason, stop.reason)} "
-                                 f"since {stop.created_at:%Y-%m-%d %H:%M} UTC); no further contact is allowed")
+                                 f"since {stop.created_at:%Y-%m-%d %H:%M} UTC); no further contact is allowed",
+                    observed=stop.reason)
     else:
         v.skipped.append("stop_list")
 
@@ -120,7 +122,8 @@ def evaluate(s: Session, tenant: str, policy: ContactPolicy, *, channel: str, se
     inside = start <= t < end if start <= end else (t >= start or t < end)
     if not inside:
         v.block("time_window", f"{local:%H:%M} in {tz.key} is outside the allowed contact window "
-                               f"{policy.window_start}–{policy.window_end}")
+                               f"{policy.window_start}–{policy.window_end}",
+                observed=f"{local:%H:%M} {tz.key}", limit=f"{policy.window_start}–{policy.window_end}")
 
     day_start_local = datetime.combine(local.date(), time(0), tzinfo=tz)
     day_start = as_utc(day_start_local, tz)
@@ -135,7 +138,8 @@ def evaluate(s: Session, tenant: str, policy: ContactPolicy, *, channel: str, se
         if last is not None and when - last < timedelta(minutes=policy.min_interval_minutes):
             mins = (when - last).total_seconds() / 60
             v.block("min_interval", f"the last contact with this debtor was {mins:.0f} min ago; "
-                                    f"the minimum interval is {policy.min_interval_minutes} min")
+                                    f"the minimum interval is {policy.min_interval_minutes} min",
+                    observed=f"{mins:.0f}", limit=str(policy.min_interval_minutes))
     else:
         v.skipped.append("min_interval")
 
@@ -148,7 +152,8 @@ def evaluate(s: Session, tenant: str, policy: ContactPolicy, *, channel: str, se
             ContactEvent.outcome.in_(ATTEMPT_OUTCOMES))) or 0
         if n >= policy.max_attempts_per_number_per_day:
             v.block("attempts_per_number", f"this number already had {n} contact attempts on {local:%Y-%m-%d} "
-                                           f"({tz.key}); the limit is {policy.max_attempts_per_number_per_day} a day")
+                                           f"({tz.key}); the limit is {policy.max_attempts_per_number_per_day} a day",
+                    observed=str(n), limit=str(policy.max_attempts_per_number_per_day))
     else:
         v.skipped.append("attempts_per_number")
 
@@ -160,7 +165,8 @@ def evaluate(s: Session, tenant: str, policy: ContactPolicy, *, channel: str, se
             ContactEvent.at >= day_start, ContactEvent.at < day_end, ContactEvent.outcome == "connected")) or 0
         if n >= policy.max_connected_calls_per_day:
             v.block("connected_calls", f"this debtor already had {n} connected calls on {local:%Y-%m-%d} "
-                                       f"({tz.key}); the limit is {policy.max_connected_calls_per_day} a day")
+                                       f"({tz.key}); the limit is {policy.max_connected_calls_per_day} a day",
+                    observed=str(n), limit=str(policy.max_connected_calls_per_day))
     else:
         v.skipped.append("connected_calls")
     return v, when

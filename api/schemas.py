@@ -145,6 +145,9 @@ class PIIOut(_Out):
 class GateViolationOut(_Out):
     rule: str
     message: str
+    observed: str | None = Field(description="the fact that broke the rule: local time and zone, minutes since the "
+                                             "last contact, today's count, or the stop reason")
+    limit: str | None = Field(description="the rule's bound: the window, the minimum minutes, or the daily cap")
 
 
 class ContactPolicyOut(_Out):

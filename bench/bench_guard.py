@@ -51,25 +51,29 @@ def main() -> None:
     rows = [json.loads(l) for l in (ROOT / "training" / "data" / "test.jsonl").read_text("utf-8").splitlines()]
     import random
 
-    rows = random.Random(7).sample([r for r in rows if r.get("speaker") != "customer"], args.n)
+    agent = [r for r in rows if r.get("speaker") != "customer"]
+    rows = random.Random(7).sample(agent, args.n)
     texts = [r["text"] for r in rows]
-    clean = [Message(r["text"]) for r in rows if not r["labels"]]
-    avg_chars = sum(map(len, texts)) / len(texts)
     msgs = [Message(t) for t in texts]
+    violating = [m for m, r in zip(msgs, rows, strict=True) if r["labels"]]
+    # outreach traffic is mostly compliant: every compliant agent message of the split, up to n
+    clean = [Message(r["text"]) for r in agent if not r["labels"]][:args.n]
+    avg_chars = sum(map(len, texts)) / len(texts)
     results = []
     rules = Guard.default(rules_only=True)
     full = Guard.default()
     systems = [("Guard rules only", rules)] + ([("Guard rules + model (int8 ONNX)", full)] if full.classifier else [])
     for name, g in systems:
-        p50, p99 = latency(lambda m: g.check(m.text), msgs)
         c50, c99 = latency(lambda m: g.check(m.text), clean)
-        tput = throughput(lambda ms: g.check_many(ms, suggest=False), msgs)
-        results.append((name, p50, p99, tput, f"{c50:.2f} / {c99:.2f}"))
+        v50, v99 = latency(lambda m: g.check(m.text), violating)
+        mixed = throughput(lambda ms: g.check_many(ms, suggest=False), msgs)
+        tput = throughput(lambda ms: g.check_many(ms, suggest=False), clean)
+        results.append((name, c50, c99, tput, f"{v50:.2f} / {v99:.2f}", f"{mixed:.0f}"))
     if full.classifier:
         clf = full.classifier
         norm = [normalize(t).text for t in texts]
         p50, p99 = latency(lambda t: clf.predict([t]), norm)
-        results.append(("model alone: ONNX int8", p50, p99, throughput(clf.predict, norm), "–"))
+        results.append(("model alone: ONNX int8", p50, p99, throughput(clf.predict, norm), "–", "–"))
         trimmed = ROOT / "training" / ".work" / "e5_trimmed"
         if trimmed.exists():
             import torch
@@ -84,16 +88,19 @@ def main() -> None:
                     enc = tok(batch, truncation=True, max_length=64, padding=True, return_tensors="pt")
                     model(**enc)
             p50, p99 = latency(lambda t: torch_predict([t]), norm)
-            results.append(("model alone: torch fp32 (same architecture)", p50, p99, throughput(torch_predict, norm), "–"))
+            results.append(("model alone: torch fp32 (same architecture)", p50, p99, throughput(torch_predict, norm), "–", "–"))
     base = results[0][3]
-    lines = [f"Command: `.venv/bin/python bench/bench_guard.py --n {args.n}`. {len(texts)} messages sampled (seed 7) from the test split "
-             f"(average {avg_chars:.0f} characters; {len(clean)} of them compliant); latency is one `check()` call, "
-             "which for a violating draft includes occlusion evidence and a verified rewrite; throughput is "
-             "`check_many` in batches of 32 without rewrites. Ratios are against rules-only in the same run.", "",
-             "| system | p50 ms (all) | p99 ms (all) | p50 / p99 ms (compliant only) | messages/s (batch 32) | throughput vs rules only |",
+    lines = [f"Command: `.venv/bin/python bench/bench_guard.py --n {args.n}`. Compliant traffic: the first {len(clean)} "
+             f"compliant agent messages of the test split; violating and mixed: {len(texts)} agent messages sampled (seed 7) "
+             f"from it (average {avg_chars:.0f} characters; {len(violating)} violating). Latency is one `check()` call; for a "
+             "violating draft it includes evidence (occlusion when only the model saw the category) and a verified rewrite. "
+             "Throughput is `check_many` in batches of 32, evidence included, rewrites not. Model-alone rows time "
+             "`predict` on the mixed sample's normalised texts. Ratios are against rules-only in the same run.", "",
+             "| system | p50 / p99 ms, compliant | p50 / p99 ms, violating | messages/s, compliant (batch 32) "
+             "| messages/s, mixed (batch 32) | compliant throughput vs rules only |",
              "|---|---|---|---|---|---|"]
-    for name, p50, p99, tput, compliant in results:
-        lines.append(f"| {name} | {p50:.2f} | {p99:.2f} | {compliant} | {tput:.0f} | {tput / base:.2f}× |")
+    for name, p50, p99, tput, violating_ms, mixed in results:
+        lines.append(f"| {name} | {p50:.2f} / {p99:.2f} | {violating_ms} | {tput:.0f} | {mixed} | {tput / base:.2f}× |")
     lines.append("\nTargets (issue 3): Guard with the shipped model p50 ≤ 5 ms and ≥ 500 short messages/s.")
     text = "\n".join(lines)
     print(text)

@@ -16,7 +16,7 @@ import regex
 from .classifier import Classifier
 from .engine import PolicyEngine
 from .errors import EmptyTextError, InputError, TextTooLongError
-from .explain import occlusion
+from .explain import Request, explain
 from .finding import Finding
 from .normalize import Normalized, normalize
 from .pii import analyze
@@ -102,51 +102,69 @@ class Guard:
         return self.check_many([Message(text, recipient)], suggest=suggest)[0]
 
     def check_many(self, messages: Sequence[Message], suggest: bool = True) -> list[Decision]:
-        """Screen messages; the classifier sees them in one batch."""
+        """Screen messages; the classifier sees them in one batch, and the
+        explanations of model-only violations in one batch per round."""
+        decisions = self._screen(messages, explain_model=True)
+        if not suggest:
+            return decisions
+        return [replace(d, rewrite=self._suggest(m.text, d, m.recipient)) if d.decision != "allow" else d
+                for m, d in zip(messages, decisions, strict=True)]
+
+    def _screen(self, messages: Sequence[Message], explain_model: bool) -> list[Decision]:
+        """Without ``explain_model`` a model-only category is evidenced by the whole
+        message: enough to verify a rewrite, at no extra inference."""
         for i, m in enumerate(messages):
             validate_text(m.text, "text" if len(messages) == 1 else f"items[{i}].text", self.max_chars)
             validate_recipient(m.recipient)
         norms = [normalize(m.text) for m in messages]
         scores = self.classifier.predict([n.text for n in norms]) if self.classifier else [None] * len(norms)
-        out = []
-        for m, norm, sc in zip(messages, norms, scores, strict=True):
-            findings = self.rules.match(norm.text, m.recipient) + self.recipient_rule.check(norm.text, m.recipient)
-            findings += self._model_evidence(norm, findings, sc)
-            decision = self.engine.decide(norm, findings, analyze(norm.text), sc, self.model_version)
-            if suggest and decision.decision != "allow":
-                decision = replace(decision, rewrite=self._suggest(m.text, decision, m.recipient))
-            out.append(decision)
-        return out
+        findings = [self.rules.match(n.text, m.recipient) + self.recipient_rule.check(n.text, m.recipient)
+                    for m, n in zip(messages, norms, strict=True)]
+        evidence = self._model_evidence(norms, findings, scores, explain_model)
+        return [self.engine.decide(norm, found + extra, analyze(norm.text), sc, self.model_version)
+                for norm, found, (extra, sc) in zip(norms, findings, evidence, strict=True)]
 
-    def _model_evidence(self, norm: Normalized, findings: list[Finding],
-                        scores: dict[str, float] | None) -> list[Finding]:
-        """Evidence for categories that only the model saw.
+    def _model_evidence(self, norms: Sequence[Normalized], findings: Sequence[list[Finding]],
+                        scores: Sequence[dict[str, float] | None],
+                        explain_model: bool) -> list[tuple[list[Finding], dict[str, float] | None]]:
+        """Evidence for categories that only the model saw, and the scores the engine should use.
 
-        The words that drive the score go through the same protective-context
+        The words that drive a score go through the same protective-context
         filter as rule hits: when the strongest one is quoted, negated or
         warned against ("请勿相信'…拘留'的说法"), the category does not fire.
         """
-        if not scores or self.classifier is None:
-            return []
-        seen = {f.category for f in findings}
-        extra: list[Finding] = []
-        for code, cat in self.policy.categories.items():
-            if code in seen or scores.get(code, 0.0) < cat.threshold:
-                continue
-            words = occlusion(self.classifier, norm.text, code, cat.model_subcategory, scores[code])
-            if words and self.rules.context.reason(norm.text, words[0].start, words[0].end):
-                scores[code] = min(scores[code], cat.threshold / 2)
-                continue
-            extra += words or [Finding(cat.model_subcategory, 0, len(norm.text), scores[code], "model",
-                                       self.classifier.version, "whole message")]
-        return extra
+        if self.classifier is None:
+            return [([], sc) for sc in scores]
+        cats = self.policy.categories
+        requests = [Request(n.text, sc or {}, tuple(c for c, cat in cats.items() if (sc or {}).get(c, 0.0) >= cat.threshold
+                                                    and c not in {f.category for f in found}))
+                    for n, found, sc in zip(norms, findings, scores, strict=True)]
+        todo = [i for i, r in enumerate(requests) if r.categories]
+        found = explain(self.classifier, [requests[i] for i in todo]) if explain_model else \
+            [dict.fromkeys(requests[i].categories, []) for i in todo]
+        drivers = dict(zip(todo, found, strict=True))
+        out: list[tuple[list[Finding], dict[str, float] | None]] = []
+        for i, (n, sc) in enumerate(zip(norms, scores, strict=True)):
+            extra: list[Finding] = []
+            adjusted = dict(sc) if sc else sc
+            for code, spans in drivers.get(i, {}).items():
+                cat = cats[code]
+                if spans and self.rules.context.reason(n.text, spans[0].start, spans[0].end):
+                    adjusted[code] = min(adjusted[code], cat.threshold / 2)
+                    continue
+                extra += [Finding(cat.model_subcategory, d.start, d.end, adjusted[code], "model", self.classifier.version,
+                                  f"removing {n.text[d.start:d.end]!r} lowers the {code} score by {d.drop:.2f}")
+                          for d in spans] or [Finding(cat.model_subcategory, 0, len(n.text), adjusted[code], "model",
+                                                      self.classifier.version, "whole message")]
+            out.append((extra, adjusted))
+        return out
 
     def _suggest(self, text: str, decision: Decision, recipient: str) -> str:
         """A rewrite that itself passes the check, else the plain suggestions."""
         clauses = [c for c in clean_clauses(text, decision.violations) if c.strip()]
         try:  # one batch for all clauses
-            ok = {c for c, d in zip(clauses, self.check_many([Message(c, recipient) for c in clauses], suggest=False),
-                                    strict=True) if d.decision == "allow"}
+            ok = {c for c, d in zip(clauses, self._screen([Message(c, recipient) for c in clauses], False), strict=True)
+                  if d.decision == "allow"}
         except InputError:
             ok = set()
 
@@ -155,7 +173,7 @@ class Guard:
 
         for candidate in (rewrite(text, decision.violations, clause_ok), fallback(decision.violations)):
             try:
-                if self.check(candidate, recipient, suggest=False).decision == "allow":
+                if self._screen([Message(candidate, recipient)], False)[0].decision == "allow":
                     return candidate
             except InputError:
                 continue

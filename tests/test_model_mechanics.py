@@ -141,3 +141,22 @@ def test_export_matches_torch_and_leaves_the_model_in_eval_mode(tmp_path: Path) 
     with torch.no_grad():
         torch_out = model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).logits.numpy()
     assert np.allclose(onnx_out, torch_out, atol=1e-5)
+
+
+def test_fit_quantization_keeps_only_what_parity_needs(tiny_dir: Path, tmp_path: Path) -> None:
+    import onnx
+
+    from training.export import ffn_down_projections, fit_quantization
+
+    src = tiny_dir / "model.onnx"
+    downs = ffn_down_projections(src)
+    assert downs and all("/output/dense/MatMul" in d for d in downs)
+
+    def flips_unless_last_kept(candidate: Path) -> float:  # stands in for a dev-set parity run
+        fp32 = {n.name for n in onnx.load(str(candidate)).graph.node if n.op_type == "MatMul"}
+        return 0.0 if downs[-1] in fp32 else 0.02
+
+    q = tmp_path / "model.onnx"
+    assert fit_quantization(src, q, lambda _: 0.0, 0.005) == ([], 0.0)
+    assert fit_quantization(src, q, flips_unless_last_kept, 0.005) == ([downs[-1]], 0.0)
+    assert downs[-1] in {n.name for n in onnx.load(str(q)).graph.node if n.op_type == "MatMul"}

@@ -6,6 +6,11 @@ Authored lines (training/data/authored/*.jsonl) are grouped with their near
 duplicates, each group is assigned to exactly one split, and only then expanded
 with placeholder fills, surface variants and the evasions the normaliser
 defeats. So no base sentence, and no variant of it, crosses a split.
+
+Slices written after the test split was frozen (training/data/authored/train_only/)
+go to train only, and a line that is a near duplicate of any dev or test base
+sentence is dropped, so the frozen splits stay byte-identical (splits.json
+records their sha256).
 """
 from __future__ import annotations
 
@@ -136,7 +141,7 @@ def group_near_duplicates(texts: list[str], threshold: float = 0.7) -> list[int]
     return [find(i) for i in range(len(texts))]
 
 
-def load_authored(folder: Path) -> list[dict]:
+def load_authored(folder: Path, prefix: str = "authored") -> list[dict]:
     rows = []
     for path in sorted(folder.glob("*.jsonl")):
         for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
@@ -146,7 +151,7 @@ def load_authored(folder: Path) -> list[dict]:
             bad = set(d["labels"]) - set(LABELS)
             if bad:
                 raise ValueError(f"{path.name}:{n}: unknown labels {sorted(bad)}")
-            d["source"] = f"authored/{path.stem}"
+            d["source"] = f"{prefix}/{path.stem}"
             rows.append(d)
     return rows
 
@@ -191,33 +196,51 @@ def expand(row: dict, rng: random.Random) -> list[dict]:
     return out
 
 
-def build(seed: int = 13) -> dict[str, list[dict]]:
-    rows = load_authored(DATA / "authored")
-    seen: set[str] = set()
+def _dedupe(rows: list[dict], seen: set[str]) -> list[dict]:
     unique = []
     for r in rows:
         key = re.sub(r"\s", "", r["text"])
         if key not in seen:
             seen.add(key)
             unique.append(r)
+    return unique
+
+
+def train_only(rows: list[dict], held_out: list[str]) -> tuple[list[dict], int]:
+    """Late slices join train; lines near a dev/test base sentence are dropped (how many is returned)."""
+    groups = group_near_duplicates(held_out + [r["text"] for r in rows])
+    frozen = set(groups[:len(held_out)])
+    kept = [r for r, g in zip(rows, groups[len(held_out):], strict=True) if g not in frozen]
+    for k, r in enumerate(kept):
+        r["split"], r["group"] = "train", f"t{k}"
+    return kept, len(rows) - len(kept)
+
+
+def build(seed: int = 13) -> tuple[dict[str, list[dict]], int]:
+    seen: set[str] = set()
+    unique = _dedupe(load_authored(DATA / "authored"), seen)
     assign_splits(unique, seed)
+    late, dropped = train_only(_dedupe(load_authored(DATA / "authored" / "train_only", "authored/train_only"), seen),
+                               [r["text"] for r in unique if r["split"] != "train"])
     rng = random.Random(seed)
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
     texts: set[str] = set()
-    for r in unique:
-        for ex in expand(r, rng):
-            if ex["text"] not in texts:
-                texts.add(ex["text"])
-                splits[ex["split"]].append(ex)
-    return splits
+    late_rng = random.Random(seed + 1)  # its own stream: the frozen splits' expansion does not move
+    for rows, r_ng in ((unique, rng), (late, late_rng)):
+        for r in rows:
+            for ex in expand(r, r_ng):
+                if ex["text"] not in texts:
+                    texts.add(ex["text"])
+                    splits[ex["split"]].append(ex)
+    return splits, dropped
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
-    splits = build(args.seed)
-    stats = {}
+    splits, dropped = build(args.seed)
+    stats: dict[str, object] = {}
     for name, rows in splits.items():
         path = DATA / f"{name}.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
@@ -227,6 +250,7 @@ def main() -> None:
         c["customer_utterances"] = sum(1 for r in rows if r.get("speaker") == "customer")
         stats[name] = {"examples": len(rows), **dict(sorted(c.items())),
                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    stats["train_only_dropped_near_held_out"] = dropped
     (DATA / "splits.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2) + "\n", "utf-8")
     print(json.dumps(stats, ensure_ascii=False, indent=2))
 

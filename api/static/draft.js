@@ -14,10 +14,14 @@ const BANNERS = {
   pending: ["…", "草稿已修改，等待检查…"],
   error: ["?", "未能完成检查，见上方提示。"],
 };
+const STOP_REASONS = { stop: "停催", opt_out: "本人拒绝联系" };
+/** Each gate rule in Chinese, from the verdict's bare facts (observed, limit). */
 const GATE_RULES = {
-  stop_list: "该债务人已在停催名单中", time_window: "当前时间不在允许的联系时段内",
-  min_interval: "距上次联系间隔过短", attempts_per_number: "该号码今日联系次数已达上限",
-  connected_calls: "今日接通次数已达上限",
+  stop_list: (v) => `该债务人已在停催名单中（${STOP_REASONS[v.observed] || v.observed || "停催"}）`,
+  time_window: (v) => `当前时间 ${v.observed} 不在允许的联系时段 ${v.limit} 内`,
+  min_interval: (v) => `距上次联系仅 ${v.observed} 分钟，规则要求至少间隔 ${v.limit} 分钟`,
+  attempts_per_number: (v) => `该号码今日已联系 ${v.observed} 次，上限为每日 ${v.limit} 次`,
+  connected_calls: (v) => `该债务人今日已接通 ${v.observed} 次，上限为每日 ${v.limit} 次`,
 };
 const PII_ZH = { phone: "手机号码", id_card: "身份证号", bank_card: "银行卡号", email: "电子邮箱", address: "地址",
                  person: "姓名", plate: "车牌号", uscc: "统一社会信用代码" };
@@ -93,7 +97,7 @@ function render(text, res) {
   const g = $("draft-gate");
   if (gate && gate.decision === "block") {
     g.textContent = "联系规则不允许现在发送：" + gate.violations.map(
-      (v) => `${GATE_RULES[v.rule] || v.rule}（${v.message}）`).join("；");
+      (v) => (GATE_RULES[v.rule] ? GATE_RULES[v.rule](v) : `${v.rule}（${v.message}）`)).join("；");
     g.hidden = false;
   } else {
     g.hidden = true;

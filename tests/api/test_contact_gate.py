@@ -29,6 +29,8 @@ def test_time_window_in_debtor_time_zone(client, auth, sent_at, allowed):
     assert (gate["decision"] == "allow") is allowed, gate
     if not allowed:
         assert rules(gate) == ["time_window"] and "08:00–21:00" in gate["violations"][0]["message"]
+        assert gate["violations"][0]["limit"] == "08:00–21:00"
+        assert gate["violations"][0]["observed"].endswith("Asia/Shanghai")
 
 
 def test_window_uses_the_debtors_own_zone(client, auth):
@@ -51,6 +53,7 @@ def test_attempts_per_number_cap(client, auth):
         assert gate["decision"] == "allow" and gate["recorded"], (i, gate)
     gate = check(client, auth, debtor_id="D1", contact="+86 138-1234-5678", sent_at="2026-01-05T17:00:00")
     assert rules(gate) == ["attempts_per_number"] and "limit is 6" in gate["violations"][0]["message"]
+    assert (gate["violations"][0]["observed"], gate["violations"][0]["limit"]) == ("6", "6")
     # another number of the same debtor is fine; the next local day resets the count
     assert check(client, auth, debtor_id="D1", contact="13900000000", sent_at="2026-01-05T17:00:00")["decision"] == "allow"
     assert check(client, auth, debtor_id="D1", contact=PHONE, sent_at="2026-01-06T09:00:00")["decision"] == "allow"

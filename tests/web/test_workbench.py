@@ -136,6 +136,28 @@ def test_emergency_contact_reveal_blocks(page, server, shot):
     expect(banner(page)).to_have_attribute("data-decision", "allow")
 
 
+def test_contact_gate_notice_is_worded_in_chinese(page, server):
+    """The server's verdict carries bare facts; the page words each rule itself (no English detail)."""
+    gate = {"decision": "block", "checked": ["time_window", "connected_calls"], "skipped": [], "recorded": False,
+            "local_time": "2026-01-05T22:10+08:00", "timezone": "Asia/Shanghai",
+            "violations": [{"rule": "time_window", "message": "22:10 in Asia/Shanghai is outside ...",
+                            "observed": "22:10 Asia/Shanghai", "limit": "08:00–21:00"},
+                           {"rule": "connected_calls", "message": "this debtor already had 3 connected calls ...",
+                            "observed": "3", "limit": "3"}]}
+
+    def late_evening(route) -> None:  # the real server's answer, with the gate verdict of a 22:10 send
+        body = route.fetch().json()
+        route.fulfill(json={**body, "contact_policy": gate})
+
+    page.route("**/v1/check", late_evening)
+    enter_key(page, server["key"])
+    page.fill("#draft", "您好，请于本月底前还款。")
+    notice = page.locator("#draft-gate")
+    expect(notice).to_contain_text("当前时间 22:10 Asia/Shanghai 不在允许的联系时段 08:00–21:00 内")
+    expect(notice).to_contain_text("该债务人今日已接通 3 次，上限为每日 3 次")
+    assert "outside" not in notice.inner_text() and "connected calls" not in notice.inner_text()
+
+
 # -- transcript viewer -----------------------------------------------------------------
 
 def test_transcript_upload_flags_turns_and_downloads_jsonl(page, server, shot, tmp_path: Path):
