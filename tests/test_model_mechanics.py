@@ -157,6 +157,6 @@ def test_fit_quantization_keeps_only_what_parity_needs(tiny_dir: Path, tmp_path:
         return 0.0 if downs[-1] in fp32 else 0.02
 
     q = tmp_path / "model.onnx"
-    assert fit_quantization(src, q, lambda _: 0.0, 0.005) == ([], 0.0)
-    assert fit_quantization(src, q, flips_unless_last_kept, 0.005) == ([downs[-1]], 0.0)
+    assert fit_quantization(src, q, lambda _: 0.0, 0.005) == ([], 0.0, 0.0)
+    assert fit_quantization(src, q, flips_unless_last_kept, 0.005) == ([downs[-1]], 0.0, 0.02)
     assert downs[-1] in {n.name for n in onnx.load(str(q)).graph.node if n.op_type == "MatMul"}

@@ -60,18 +60,20 @@ def quantize_int8(src: Path, dst: Path, keep_fp32: Sequence[str] = ()) -> None:
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
-def fit_quantization(src: Path, dst: Path, flip_rate: Callable[[Path], float], budget: float) -> tuple[list[str], float]:
+def fit_quantization(src: Path, dst: Path, flip_rate: Callable[[Path], float],
+                     budget: float) -> tuple[list[str], float, float]:
     """Quantize as much as the parity budget allows.
 
     Everything goes int8 first. If more than ``budget`` of the (dev) decisions
     flip, the FFN down-projections are ranked by how much keeping each one fp32
     alone helps, and kept fp32 in that order until the flip rate fits. Returns
-    the fp32 layers and the final flip rate; ``dst`` holds the chosen model.
+    the fp32 layers, the final flip rate and the all-int8 one; ``dst`` holds
+    the chosen model.
     """
     quantize_int8(src, dst)
-    rate = flip_rate(dst)
+    rate = all_int8 = flip_rate(dst)
     if rate <= budget:
-        return [], rate
+        return [], rate, all_int8
     gain = []
     for name in ffn_down_projections(src):
         quantize_int8(src, dst, [name])
@@ -83,7 +85,7 @@ def fit_quantization(src: Path, dst: Path, flip_rate: Callable[[Path], float], b
         rate = flip_rate(dst)
         if rate <= budget:
             break
-    return keep, rate
+    return keep, rate, all_int8
 
 
 def write_model_dir(model: Any, tokenizer_json: Path, out: Path, *, labels: list[str], thresholds: dict[str, float],
@@ -111,9 +113,10 @@ def write_model_dir(model: Any, tokenizer_json: Path, out: Path, *, labels: list
     if flip_rate is None:
         quantize_int8(fp32, out / "model.onnx")
     else:
-        keep, rate = fit_quantization(fp32, out / "model.onnx", flip_rate, budget)
+        keep, rate, all_int8 = fit_quantization(fp32, out / "model.onnx", flip_rate, budget)
         config["quantization"] = {"int8": "dynamic, per-channel MatMul weights", "fp32_layers": keep,
-                                  "dev_decision_flip_rate": round(rate, 4), "budget": budget}
+                                  "dev_decision_flip_rate": round(rate, 4), "all_int8_dev_flip_rate": round(all_int8, 4),
+                                  "budget": budget}
         write_config()
     fp32.unlink()
     return out
