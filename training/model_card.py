@@ -29,7 +29,8 @@ def _quantization(q: dict | None) -> str:
     kept = len(q["fp32_layers"])
     return (f"dynamic int8 (per-channel weights) for the MatMuls, fitted on dev to a parity target of {q['budget']:.1%} "
             f"of decisions: all-int8 flipped {q['all_int8_dev_flip_rate']:.2%} of dev decisions against torch, so {kept} "
-            f"FFN down-projection{'s' if kept != 1 else ''} (GELU inputs, outlier activations) stay fp32, which leaves "
+            f"FFN down-projection{'s' if kept != 1 else ''} (GELU inputs, outlier activations) "
+            f"{'stay' if kept != 1 else 'stays'} fp32, which leaves "
             f"{q['dev_decision_flip_rate']:.2%}; the embedding table stays fp32")
 
 
