@@ -1,4 +1,4 @@
-"""Dependencies as ``Annotated`` aliases: settings, the service, a DB session,
+"""Dependencies as ``Annotated`` aliases: the service (which holds the settings), a DB session,
 the authenticated principal (with scope checks) and the caller's tenant state."""
 from __future__ import annotations
 
@@ -13,10 +13,6 @@ from sqlalchemy.orm import Session
 from .errors import ApiError
 from .keys import Principal
 from .service import Service, TenantState
-from .settings import Settings, get_settings
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-
 
 def get_service(request: Request) -> Service:
     return request.app.state.service

@@ -44,7 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "and policy overlays, and a tamper-evident audit log.",
     )
     app.state.service = service
-    app.dependency_overrides[get_settings] = lambda: settings
     install_handlers(app)
     for r in (check.router, transcripts.router, policy.router, contacts.router, admin.router, health.router):
         app.include_router(r)

@@ -1,8 +1,8 @@
 """Service settings, read from ``NLP_GUARD_*`` environment variables (or a ``.env`` file).
 
-Tests build a :class:`Settings` directly and hand it to ``create_app``; the
-route dependencies read it through :func:`get_settings`, which ``create_app``
-overrides with ``dependency_overrides``.
+Tests build a :class:`Settings` directly and hand it to ``create_app``; routes
+read it from the service (``service.settings``). No ``dependency_overrides``:
+FastAPI re-analyses every dependency on every request while any override is set.
 """
 from __future__ import annotations
 
