@@ -11,10 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -210,12 +211,13 @@ class GuardSpec:
     rules_only: bool = False
     policy_path: str | None = None
     model_dir: str | None = None
+    threads: int | None = None  # the model's intra-op threads in that process; None = every core
 
     def build(self) -> Guard:
         from .policy import load_policy
 
         return Guard.default(load_policy(self.policy_path) if self.policy_path else None,
-                             model_dir=self.model_dir, rules_only=self.rules_only)
+                             model_dir=self.model_dir, rules_only=self.rules_only, threads=self.threads)
 
 
 _WORKER_GUARD: Guard | None = None
@@ -276,7 +278,8 @@ def scan(guard: Guard, records: Iterable[Record], out: io.TextIOBase, *, errors:
 def scan_parallel(spec: GuardSpec, records: Iterable[Record], out: io.TextIOBase, workers: int, *,
                   errors: io.TextIOBase | None = None, skip: set[str] | None = None,
                   tick: Tick | None = None, chunksize: int = 32) -> ScanSummary:
-    """``scan`` over ``workers`` processes, each building its Guard once; output stays in input order."""
+    """``scan`` over ``workers`` processes, each building its Guard once; output stays in input order.
+    Unless ``spec`` says otherwise, each worker's model gets its share of the cores, not all of them."""
     import multiprocessing as mp
 
     if workers < 1:
@@ -284,5 +287,7 @@ def scan_parallel(spec: GuardSpec, records: Iterable[Record], out: io.TextIOBase
     summary = ScanSummary()
     todo = _skipping(records, skip, summary, tick)
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "forkserver")
+    if spec.threads is None:
+        spec = replace(spec, threads=max(1, (os.cpu_count() or 1) // workers))
     with ctx.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
         return _write(pool.imap(_screen_in_worker, todo, chunksize=chunksize), out, errors, summary, tick)

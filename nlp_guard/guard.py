@@ -60,10 +60,10 @@ def validate_recipient(recipient: object, field: str = "recipient") -> str:
 
 
 @lru_cache(maxsize=4)
-def _shared_classifier(path: Path) -> Classifier:
+def _shared_classifier(path: Path, threads: int | None) -> Classifier:
     from .model import load_classifier
 
-    return load_classifier(path)
+    return load_classifier(path, threads=threads)
 
 
 class Guard:
@@ -81,13 +81,14 @@ class Guard:
 
     @classmethod
     def default(cls, policy: PolicyPack | None = None, model_dir: str | Path | None = None,
-                rules_only: bool = False) -> Guard:
+                rules_only: bool = False, threads: int | None = None) -> Guard:
         """The shipped policy with the shipped model (when it is installed); the model is
-        loaded once per process and shared by every Guard built here."""
+        loaded once per process and shared by every Guard built here. ``threads`` caps
+        the model's intra-op threads (default: every core), for processes that share cores."""
         if rules_only:
             return cls(policy)
         path = Path(model_dir or os.environ.get("NLP_GUARD_MODEL_DIR") or DEFAULT_MODEL_DIR)
-        return cls(policy, classifier=_shared_classifier(path.resolve()) if model_dir or path.exists() else None)
+        return cls(policy, classifier=_shared_classifier(path.resolve(), threads) if model_dir or path.exists() else None)
 
     @property
     def model_version(self) -> str | None:
@@ -107,8 +108,10 @@ class Guard:
         decisions = self._screen(messages, explain_model=True)
         if not suggest:
             return decisions
-        return [replace(d, rewrite=self._suggest(m.text, d, m.recipient)) if d.decision != "allow" else d
-                for m, d in zip(messages, decisions, strict=True)]
+        flagged = [i for i, d in enumerate(decisions) if d.decision != "allow"]
+        for i, text in zip(flagged, self._suggest([(messages[i], decisions[i]) for i in flagged]), strict=True):
+            decisions[i] = replace(decisions[i], rewrite=text)
+        return decisions
 
     def _screen(self, messages: Sequence[Message], explain_model: bool) -> list[Decision]:
         """Without ``explain_model`` a model-only category is evidenced by the whole
@@ -159,25 +162,25 @@ class Guard:
             out.append((extra, adjusted))
         return out
 
-    def _suggest(self, text: str, decision: Decision, recipient: str) -> str:
-        """A rewrite that itself passes the check, else the plain suggestions."""
-        clauses = [c for c in clean_clauses(text, decision.violations) if c.strip()]
-        try:  # one batch for all clauses
-            ok = {c for c, d in zip(clauses, self._screen([Message(c, recipient) for c in clauses], False), strict=True)
-                  if d.decision == "allow"}
-        except InputError:
-            ok = set()
-
-        def clause_ok(clause: str) -> bool:
-            return not clause.strip() or clause in ok
-
-        for candidate in (rewrite(text, decision.violations, clause_ok), fallback(decision.violations)):
+    def _allowed(self, messages: Sequence[Message]) -> set[Message]:
+        """The messages that pass, screened in one batch (a text that cannot be screened does not pass)."""
+        unique: list[Message] = []
+        for m in dict.fromkeys(messages):
             try:
-                if self._screen([Message(candidate, recipient)], False)[0].decision == "allow":
-                    return candidate
+                unique.append(Message(validate_text(m.text, max_chars=self.max_chars), m.recipient))
             except InputError:
                 continue
-        return fallback(decision.violations)
+        return {m for m, d in zip(unique, self._screen(unique, False), strict=True) if d.decision == "allow"}
+
+    def _suggest(self, flagged: Sequence[tuple[Message, Decision]]) -> list[str]:
+        """Per flagged message, a rewrite that itself passes the check, else the plain
+        suggestions. Two screening batches for all of them: their clauses, then the rewrites."""
+        clean = [[c for c in clean_clauses(m.text, d.violations) if c.strip()] for m, d in flagged]
+        ok = self._allowed([Message(c, m.recipient) for (m, _), cs in zip(flagged, clean, strict=True) for c in cs])
+        candidates = [Message(rewrite(m.text, d.violations, lambda c, r=m.recipient: not c.strip() or Message(c, r) in ok),
+                              m.recipient) for m, d in flagged]
+        passed = self._allowed(candidates)
+        return [c.text if c in passed else fallback(d.violations) for c, (_, d) in zip(candidates, flagged, strict=True)]
 
     # -- transcripts ----------------------------------------------------------------
     def check_transcript(self, turns: Sequence[dict[str, object]]) -> TranscriptDecision:

@@ -80,6 +80,7 @@ def _require_pyspark() -> None:
 
 # -- the per-process Guard ---------------------------------------------------------------
 _GUARDS: dict[GuardSpec, Guard] = {}
+TASK_THREADS = 1  # one Python worker per task slot (spark.task.cpus = 1): one model thread each
 
 
 def executor_guard(spec: GuardSpec) -> Guard:
@@ -198,7 +199,7 @@ def scan_dataframe(df: DataFrame, rules_only: bool = False, policy_path: str | N
     in input order. Numbering the rows costs one extra pass over the input.
     """
     _require_pyspark()
-    spec = GuardSpec(rules_only, policy_path, model_dir)
+    spec = GuardSpec(rules_only, policy_path, model_dir, threads=TASK_THREADS)
     return _scan_prepared(_prepare_frame(df), spec, "json", None)
 
 
@@ -238,7 +239,7 @@ def scan_path(spark: SparkSession, source: str, output: str, *, fmt: str = "auto
     """Read, screen and write; returns a summary (records, errors, decisions) computed from the output."""
     from pyspark import StorageLevel
 
-    spec = GuardSpec(rules_only, policy_path, model_dir)
+    spec = GuardSpec(rules_only, policy_path, model_dir, threads=TASK_THREADS)
     prepared, kind, header = read_input(spark, source, fmt, table=table, partitions=partitions)
     results = _scan_prepared(prepared, spec, kind, header).persist(StorageLevel.MEMORY_AND_DISK)
     try:
