@@ -80,7 +80,7 @@ class Service:
 
     def load_guard(self) -> Guard:
         s = self.settings
-        guard = Guard.default(model_dir=s.model_dir, rules_only=s.rules_only)
+        guard = Guard.default(model_dir=s.model_dir, rules_only=s.rules_only, threads=s.model_threads)
         guard.max_chars = s.max_message_chars
         guard.check("您好，请于本月底前还款。", suggest=False)  # warm jieba and the model
         return guard

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = Field(default=2.0, ge=0.0, le=50.0, description="longest a request waits for company")
     batch_queue_size: int = Field(default=1024, ge=1, le=100_000, description="queued requests before 429")
     transcript_workers: int = Field(default=2, ge=1, le=32)
+    model_threads: int | None = Field(default=None, ge=1, le=256,
+                                      description="the model's intra-op threads (default: every core)")
 
     pii_hash_salt: str = Field(default="", description="secret mixed into contact hashes (set it in production)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -47,3 +47,11 @@ def test_model_artefacts_describe_themselves() -> None:
     assert cfg["labels"] == ["threat", "abuse", "deception", "privacy", "coercion"]
     size = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir())
     assert size < 120 * 2**20
+
+
+def test_thread_cap_gets_its_own_session_and_the_same_scores(guard: Guard) -> None:
+    capped = Guard.default(threads=1)
+    assert capped.classifier is not guard.classifier and Guard.default(threads=1).classifier is capped.classifier
+    assert capped.classifier.session.get_session_options().intra_op_num_threads == 1
+    text = "听说你家孩子在实验小学上学，每天几点放学我们都清楚"
+    assert capped.check(text, suggest=False).scores == pytest.approx(guard.check(text, suggest=False).scores, abs=1e-4)
