@@ -139,13 +139,15 @@ class Guard:
         if self.classifier is None:
             return [([], sc) for sc in scores]
         cats = self.policy.categories
-        requests = [Request(n.text, sc or {}, tuple(c for c, cat in cats.items() if (sc or {}).get(c, 0.0) >= cat.threshold
-                                                    and c not in {f.category for f in found}))
-                    for n, found, sc in zip(norms, findings, scores, strict=True)]
+        requests = []
+        for n, found, sc in zip(norms, findings, scores, strict=True):
+            seen = {f.category for f in found}
+            model_only = tuple(c for c, cat in cats.items() if c not in seen and (sc or {}).get(c, 0.0) >= cat.threshold)
+            requests.append(Request(n.text, sc or {}, model_only))
         todo = [i for i, r in enumerate(requests) if r.categories]
-        found = explain(self.classifier, [requests[i] for i in todo]) if explain_model else \
+        explained = explain(self.classifier, [requests[i] for i in todo]) if explain_model else \
             [dict.fromkeys(requests[i].categories, []) for i in todo]
-        drivers = dict(zip(todo, found, strict=True))
+        drivers = dict(zip(todo, explained, strict=True))
         out: list[tuple[list[Finding], dict[str, float] | None]] = []
         for i, (n, sc) in enumerate(zip(norms, scores, strict=True)):
             extra: list[Finding] = []
@@ -167,9 +169,10 @@ class Guard:
         unique: list[Message] = []
         for m in dict.fromkeys(messages):
             try:
-                unique.append(Message(validate_text(m.text, max_chars=self.max_chars), m.recipient))
+                validate_text(m.text, max_chars=self.max_chars)
             except InputError:
                 continue
+            unique.append(m)
         return {m for m, d in zip(unique, self._screen(unique, False), strict=True) if d.decision == "allow"}
 
     def _suggest(self, flagged: Sequence[tuple[Message, Decision]]) -> list[str]:
