@@ -88,6 +88,12 @@ class GateVerdict:
                 "recorded": self.recorded}
 
 
+def _count(s: Session, tenant: str, start: datetime, end: datetime, *where: Any) -> int:
+    """The tenant's contact events in [start, end) that match ``where``."""
+    return s.scalar(select(func.count()).select_from(ContactEvent).where(
+        ContactEvent.tenant == tenant, ContactEvent.at >= start, ContactEvent.at < end, *where)) or 0
+
+
 def evaluate(s: Session, tenant: str, policy: ContactPolicy, *, channel: str, sent_at: datetime | None,
              debtor_id: str | None, contact: str | None, tz_name: str | None, salt: str = "",
              now: datetime | None = None) -> tuple[GateVerdict, datetime]:
@@ -146,10 +152,8 @@ def evaluate(s: Session, tenant: str, policy: ContactPolicy, *, channel: str, se
     # attempts per number per day
     if chash:
         v.checked.append("attempts_per_number")
-        n = s.scalar(select(func.count()).select_from(ContactEvent).where(
-            ContactEvent.tenant == tenant, ContactEvent.contact_hash == chash,
-            ContactEvent.at >= day_start, ContactEvent.at < day_end,
-            ContactEvent.outcome.in_(ATTEMPT_OUTCOMES))) or 0
+        n = _count(s, tenant, day_start, day_end, ContactEvent.contact_hash == chash,
+                   ContactEvent.outcome.in_(ATTEMPT_OUTCOMES))
         if n >= policy.max_attempts_per_number_per_day:
             v.block("attempts_per_number", f"this number already had {n} contact attempts on {local:%Y-%m-%d} "
                                            f"({tz.key}); the limit is {policy.max_attempts_per_number_per_day} a day",
@@ -160,9 +164,8 @@ def evaluate(s: Session, tenant: str, policy: ContactPolicy, *, channel: str, se
     # connected calls per debtor per day
     if debtor_id and channel == "call":
         v.checked.append("connected_calls")
-        n = s.scalar(select(func.count()).select_from(ContactEvent).where(
-            ContactEvent.tenant == tenant, ContactEvent.debtor_id == debtor_id,
-            ContactEvent.at >= day_start, ContactEvent.at < day_end, ContactEvent.outcome == "connected")) or 0
+        n = _count(s, tenant, day_start, day_end, ContactEvent.debtor_id == debtor_id,
+                   ContactEvent.outcome == "connected")
         if n >= policy.max_connected_calls_per_day:
             v.block("connected_calls", f"this debtor already had {n} connected calls on {local:%Y-%m-%d} "
                                        f"({tz.key}); the limit is {policy.max_connected_calls_per_day} a day",

@@ -13,10 +13,8 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +24,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
+sys.path.insert(0, str(ROOT))
+
+from bench.results_md import RESULTS, write_section  # noqa: E402
+
 TEXTS = [
     "您好，您在平台的借款已逾期3天，请尽快还款，如有困难可联系我们协商。",
     "你再不还钱就等着瞧，我知道你住哪",
@@ -123,26 +124,23 @@ def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, li
 
 
 def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: str) -> None:
-    lines = ["## API", "",
-             f"`python bench/bench_api.py` on {platform.machine()}, {os.cpu_count()} CPUs, Python "
+    lines = [f"`python bench/bench_api.py` on {platform.machine()}, {os.cpu_count()} CPUs, Python "
              f"{platform.python_version()}: a real `nlp-guard serve` (uvicorn, SQLite WAL, synchronous=FULL, "
              "every check audited) driven over loopback by an httpx client on the same machine; "
-             "`dry_run` checks, 8 different messages.", ""]
+             "`dry_run` checks, 8 different messages. The last column is throughput against rules-only at the "
+             "same concurrency, in the same run.", ""]
     if note:
         lines += [note, ""]
-    lines += ["| mode | model | concurrency | requests | errors | p50 ms | p99 ms | checks/s |",
-              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| mode | model | concurrency | requests | errors | p50 ms | p99 ms | checks/s | vs rules-only |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    baseline = {r["concurrency"]: r["throughput"] for mode, _, rows in results if mode == "rules-only" for r in rows}
     for mode, model, rows in results:
         for r in rows:
+            base = baseline.get(r["concurrency"])
+            ratio = f"{r['throughput'] / base:.2f}×" if base else "–"
             lines.append(f"| {mode} | {model or '-'} | {r['concurrency']:.0f} | {r['requests']:.0f} | {r['errors']:.0f} "
-                         f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['throughput']:.0f} |")
-    section = "\n".join(lines) + "\n"
-    text = RESULTS.read_text("utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
-    if re.search(r"^## API$", text, flags=re.M):
-        text = re.sub(r"^## API$.*?(?=^## |\Z)", section + "\n", text, flags=re.M | re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, "utf-8")
+                         f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['throughput']:.0f} | {ratio} |")
+    write_section("API", "\n".join(lines))
     print(f"wrote {RESULTS}")
 
 

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.results_md import write_section  # noqa: E402
-from nlp_guard.batch import GuardSpec, read_records, scan, scan_parallel  # noqa: E402
+from nlp_guard.batch import GuardSpec, read_records, scan, scan_parallel, worker_threads  # noqa: E402
 from nlp_guard.spark_engine import TASK_THREADS  # noqa: E402
 
 SECTION = "Batch scanning (issue 5)"
@@ -136,13 +136,15 @@ def run(args: argparse.Namespace) -> dict:
         build_s = time.perf_counter() - t
         row: dict = {"guard_build_s": round(build_s, 2)}
         single = _time_local(spec, src, tmp / "local1.jsonl", 1)
-        cpus = os.cpu_count() or 1
+        def busy(processes: int, model_threads: int) -> int:  # rules only: Python keeps one core per process
+            return min(os.cpu_count() or 1, processes * (1 if rules_only else model_threads))
+
         row["local_1"] = {"seconds": round(single, 1), "rec_s": round(n / single, 1), "processes": 1,
-                          "cores": 1 if rules_only else cpus}
+                          "cores": busy(1, os.cpu_count() or 1)}
         multi = _time_local(spec, src, tmp / f"local{args.workers}.jsonl", args.workers)
         row[f"local_{args.workers}"] = {"seconds": round(multi, 1), "rec_s": round(n / multi, 1),
                                         "processes": args.workers,
-                                        "cores": args.workers if rules_only else max(args.workers, cpus)}
+                                        "cores": busy(args.workers, worker_threads(args.workers))}
         same = (tmp / "local1.jsonl").read_bytes() == (tmp / f"local{args.workers}.jsonl").read_bytes()
         row["workers_identical"] = same
         if spark is not None:
@@ -157,7 +159,7 @@ def run(args: argparse.Namespace) -> dict:
             scan_path(spark, str(src), str(tmp / "spark.jsonl"), rules_only=rules_only)
             sp = time.perf_counter() - t
             row[f"spark_local_{args.workers}"] = {"seconds": round(sp, 1), "rec_s": round(n / sp, 1),
-                                                  "processes": args.workers, "cores": args.workers * TASK_THREADS}
+                                                  "processes": args.workers, "cores": busy(args.workers, TASK_THREADS)}
             row["spark_identical"] = (tmp / "spark.jsonl").read_bytes() == (tmp / "local1.jsonl").read_bytes()
         results["modes"][label] = row
         print(label, json.dumps(row), flush=True)

@@ -275,6 +275,11 @@ def scan(guard: Guard, records: Iterable[Record], out: io.TextIOBase, *, errors:
     return _write((screen_record(guard, rec) for rec in todo), out, errors, summary, tick)
 
 
+def worker_threads(workers: int) -> int:
+    """Each local worker's share of the cores, for its model."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 def scan_parallel(spec: GuardSpec, records: Iterable[Record], out: io.TextIOBase, workers: int, *,
                   errors: io.TextIOBase | None = None, skip: set[str] | None = None,
                   tick: Tick | None = None, chunksize: int = 32) -> ScanSummary:
@@ -288,6 +293,6 @@ def scan_parallel(spec: GuardSpec, records: Iterable[Record], out: io.TextIOBase
     todo = _skipping(records, skip, summary, tick)
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "forkserver")
     if spec.threads is None:
-        spec = replace(spec, threads=max(1, (os.cpu_count() or 1) // workers))
+        spec = replace(spec, threads=worker_threads(workers))
     with ctx.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
         return _write(pool.imap(_screen_in_worker, todo, chunksize=chunksize), out, errors, summary, tick)

@@ -56,6 +56,11 @@ def _runs(words: list[Span]) -> list[Span]:
     return [(words[i][0], words[min(i + RUN, len(words)) - 1][1]) for i in range(0, len(words), RUN)]
 
 
+def _within(span: Span, run: Span | None) -> bool:
+    """Whether a word lies in a run (every word does when there is no run)."""
+    return run is None or run[0] <= span[0] and span[1] <= run[1]
+
+
 def _strongest(drops: list[tuple[float, Span]], top_k: int) -> list[Driver]:
     ranked = sorted(drops, key=lambda x: (-x[0], x[1]))
     best = ranked[0][0] if ranked else 0.0
@@ -72,14 +77,14 @@ def explain(classifier: Classifier, requests: Sequence[Request], top_k: int = 3)
     focus: list[dict[str, Span | None]] = []
     for r, rs, rd in zip(requests, runs, run_drops, strict=True):
         focus.append({c: max(zip(rs, rd), key=lambda x: x[1][c])[0] if rs else None for c in r.categories})
-    singles = [sorted({w for c in r.categories for w in ws if f[c] is None or f[c][0] <= w[0] and w[1] <= f[c][1]})
+    singles = [sorted({w for c in r.categories for w in ws if _within(w, f[c])})
                for r, ws, f in zip(requests, words, focus, strict=True)]
     word_drops = _drops(classifier, list(zip(requests, singles, strict=True)))
     out: list[dict[str, list[Driver]]] = []
     for r, f, ws, wd, rs, rd in zip(requests, focus, singles, word_drops, runs, run_drops, strict=True):
         per: dict[str, list[Driver]] = {}
         for c in r.categories:
-            inside = [(d[c], w) for w, d in zip(ws, wd, strict=True) if f[c] is None or f[c][0] <= w[0] and w[1] <= f[c][1]]
+            inside = [(d[c], w) for w, d in zip(ws, wd, strict=True) if _within(w, f[c])]
             # no single word matters on its own (redundant wording): the run itself is the evidence
             per[c] = _strongest(inside, top_k) or _strongest([(d[c], s) for s, d in zip(rs, rd, strict=True)], 1)
         out.append(per)

@@ -118,7 +118,35 @@ def _shingles(text: str) -> set[str]:
     return {t[i:i + 3] for i in range(max(1, len(t) - 2))}
 
 
-def group_near_duplicates(texts: list[str], threshold: float = 0.7) -> list[int]:
+NEAR_DUPLICATE = 0.7
+
+
+def text_key(text: str) -> str:
+    """The text without whitespace: what counts as an exact duplicate."""
+    return "".join(text.split())
+
+
+class LeakIndex:
+    """Exact and near-duplicate look-up against held-out (dev and test) texts,
+    with the same 3-gram Jaccard as the split grouping."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.exact = {text_key(t) for t in texts}
+        self.sh = [_shingles(t) for t in texts]
+        self.index: dict[str, list[int]] = {}
+        for i, s in enumerate(self.sh):
+            for g in s:
+                self.index.setdefault(g, []).append(i)
+
+    def leaks(self, text: str) -> bool:
+        if text_key(text) in self.exact:
+            return True
+        s = _shingles(text)
+        cands = Counter(j for g in s for j in self.index.get(g, ()))
+        return any(shared / (len(s) + len(self.sh[j]) - shared) >= NEAR_DUPLICATE for j, shared in cands.items())
+
+
+def group_near_duplicates(texts: list[str], threshold: float = NEAR_DUPLICATE) -> list[int]:
     """Union-find over pairs whose character-3-gram Jaccard is at least ``threshold``."""
     parent = list(range(len(texts)))
 
@@ -199,7 +227,7 @@ def expand(row: dict, rng: random.Random) -> list[dict]:
 def _dedupe(rows: list[dict], seen: set[str]) -> list[dict]:
     unique = []
     for r in rows:
-        key = re.sub(r"\s", "", r["text"])
+        key = text_key(r["text"])
         if key not in seen:
             seen.add(key)
             unique.append(r)
@@ -208,9 +236,8 @@ def _dedupe(rows: list[dict], seen: set[str]) -> list[dict]:
 
 def train_only(rows: list[dict], held_out: list[str]) -> tuple[list[dict], int]:
     """Late slices join train; lines near a dev/test base sentence are dropped (how many is returned)."""
-    groups = group_near_duplicates(held_out + [r["text"] for r in rows])
-    frozen = set(groups[:len(held_out)])
-    kept = [r for r, g in zip(rows, groups[len(held_out):], strict=True) if g not in frozen]
+    leak = LeakIndex(held_out)
+    kept = [r for r in rows if not leak.leaks(r["text"])]
     for k, r in enumerate(kept):
         r["split"], r["group"] = "train", f"t{k}"
     return kept, len(rows) - len(kept)

@@ -26,14 +26,13 @@ from typing import Any
 
 from nlp_guard.feedback import FeedbackStore, default_store
 
-from .build_corpus import _shingles
+from .build_corpus import NEAR_DUPLICATE, LeakIndex, text_key
 
 ROOT = Path(__file__).resolve().parents[1]
 from nlp_guard.policy import CATEGORY_CODES  # noqa: E402
 
 LABELS = list(CATEGORY_CODES)
 DATA_CARD = ROOT / "training" / "DATA_CARD_FEEDBACK.md"
-NEAR_DUPLICATE = 0.7
 
 
 @dataclass
@@ -46,34 +45,11 @@ class FeedbackReport:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _key(text: str) -> str:
-    return "".join(text.split())
-
-
-class _LeakIndex:
-    """Exact and near-duplicate look-up against the dev and test texts (3-gram Jaccard, as build_corpus)."""
-
-    def __init__(self, texts: list[str]) -> None:
-        self.exact = {_key(t) for t in texts}
-        self.sh = [_shingles(t) for t in texts]
-        self.index: dict[str, list[int]] = {}
-        for i, s in enumerate(self.sh):
-            for g in s:
-                self.index.setdefault(g, []).append(i)
-
-    def leaks(self, text: str) -> bool:
-        if _key(text) in self.exact:
-            return True
-        s = _shingles(text)
-        cands = Counter(j for g in s for j in self.index.get(g, ()))
-        return any(shared / (len(s) + len(self.sh[j]) - shared) >= NEAR_DUPLICATE for j, shared in cands.items())
-
-
 def examples_from_rows(rows: list[dict[str, Any]], held_out: list[str] | None = None
                        ) -> tuple[list[dict[str, Any]], FeedbackReport]:
     """Labelled examples (one per distinct text) from stored verdict rows, oldest first."""
     rep = FeedbackReport(verdicts=len(rows))
-    leak = _LeakIndex(held_out or [])
+    leak = LeakIndex(held_out or [])
     state: dict[str, dict[str, Any]] = {}
     for r in rows:
         rep.by_verdict[r["verdict"]] += 1
@@ -93,7 +69,7 @@ def examples_from_rows(rows: list[dict[str, Any]], held_out: list[str] | None = 
         if leak.leaks(text):
             rep.skipped["same as or near a dev/test text (kept out of training)"] += 1
             continue
-        st = state.setdefault(_key(text), {"text": text, "labels": {}, "subcategories": set(), "provenance": []})
+        st = state.setdefault(text_key(text), {"text": text, "labels": {}, "subcategories": set(), "provenance": []})
         for c in r["categories"]:
             st["labels"][c] = r["verdict"] == "confirmed"
         if r["verdict"] == "confirmed":
