@@ -42,14 +42,17 @@ class RuleSet:
         self.pack = pack
         self._rules = [_compile(r) for r in pack.rules]
         self.context = ContextFilter(pack.context, tuple(pack.allow_list))
-        self._has_tokens = any(c.slots for c in self._rules)
-        if self._has_tokens:
+        firsts = sorted({w for c in self._rules if c.slots for w in c.slots[0]}, key=len, reverse=True)
+        # a token pattern can only match where its first slot's word occurs, so a text with none of those
+        # words skips segmentation, the costliest step for a clean message
+        self._token_gate = regex.compile("|".join(map(regex.escape, firsts))) if firsts else None
+        if firsts:
             add_words(sorted({w for c in self._rules for s in c.slots for w in s if len(w) > 1}))
 
     def match(self, text: str, recipient: str | None = None) -> list[Finding]:
         """Rule hits in normalised ``text`` that survive the context filter."""
         hits: list[Finding] = []
-        tokens = tokenize(text) if self._has_tokens else []
+        tokens = tokenize(text) if self._token_gate is not None and self._token_gate.search(text) else []
         for c in self._rules:
             if c.rule.recipients and recipient not in c.rule.recipients:
                 continue

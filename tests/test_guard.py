@@ -150,3 +150,20 @@ def test_model_evidence_goes_through_the_protective_context_filter(text: str, de
     assert d.decision == decision
     if decision == "block":
         assert [e.text for e in d.violations[0].evidence] == ["拘押"]
+
+
+@pytest.mark.parametrize(("text", "segmented", "fires"), [
+    ("您好，请于本月底前还款。", False, False),  # no first-slot word: jieba never runs
+    ("听说你家老人每天下午去公园遛弯", True, True),  # the veiled-threat token pattern still fires
+    ("家里最近困难的话可以申请延期", True, False),  # a first-slot word, but no second slot
+])
+def test_token_patterns_segment_only_when_they_can_match(
+        rules_guard: Guard, monkeypatch: pytest.MonkeyPatch, text: str, segmented: bool, fires: bool) -> None:
+    import nlp_guard.rules as rules
+
+    calls: list[str] = []
+    real = rules.tokenize
+    monkeypatch.setattr(rules, "tokenize", lambda t: calls.append(t) or real(t))
+    d = rules_guard.check(text)
+    assert bool(calls) == segmented
+    assert any("threat.family.routine" in v.detectors for v in d.violations) == fires

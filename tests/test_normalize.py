@@ -73,3 +73,28 @@ def test_evidence_points_exactly_at_the_disguised_word(prefix: str, word: str, s
 def test_span_outside_text_is_an_error() -> None:
     with pytest.raises(ValueError):
         normalize("abc").to_original(0, 9)
+
+
+T2S_CASES = [
+    "您好，请于本月底前还款。",  # nothing to convert: returned as is
+    "你這個騙子，趕緊還錢",  # single characters
+    "一目瞭然的證據",  # a phrase entry
+    "情有獨鍾",  # a phrase with several candidate conversions
+    "乾淨的帳戶，乾隆年間",  # 乾 converts by context
+]
+
+
+@pytest.mark.parametrize("text", T2S_CASES)
+def test_t2s_shortcut_agrees_with_opencc(text: str) -> None:
+    from opencc import OpenCC
+
+    from nlp_guard.normalize import _t2s
+
+    assert _t2s()(text) == OpenCC("t2s").convert(text)
+
+
+def test_t2s_shortcut_skips_text_with_nothing_to_convert() -> None:
+    from nlp_guard.normalize import _t2s
+
+    text = T2S_CASES[0]
+    assert _t2s()(text) is text

@@ -44,7 +44,7 @@ def render(model_dir: Path) -> str:
 A multi-label classifier over `{', '.join(LABELS)}` for Chinese debt-collection
 messages, used by `nlp_guard.Guard` together with the policy pack's rules.
 
-- **Base encoder:** {c.get('base', 'multilingual-e5-small')}; 12 layers, hidden 384; vocabulary trimmed from
+- **Base encoder:** {c.get('base', 'multilingual-e5-small')}; the bottom {c.get('layers', 12)} of its 12 layers, hidden 384; vocabulary trimmed from
   {m['vocab']['original']:,} to {m['vocab']['kept']:,} pieces (the pieces the corpus uses plus every single CJK,
   digit, ASCII and punctuation character), all layers fine-tuned.
 - **Serving format:** int8 ONNX, {size:.1f} MiB: {_quantization(c.get('quantization'))};
