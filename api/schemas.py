@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import regex
+from fastapi import Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 Recipient = Literal["debtor", "guarantor", "emergency_contact", "third_party"]
@@ -111,6 +112,16 @@ class SettingsRequest(_In):
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def response(cls, content: Any) -> Response:
+        """``content`` validated against this model and rendered by pydantic-core in one step.
+
+        For the screening endpoints' large bodies, FastAPI's own path (validate, dump to
+        Python objects, ``json.dumps``) measured about 5x slower than this; ``response_model``
+        still documents the shape.
+        """
+        return Response(cls.model_validate(content).model_dump_json(), media_type="application/json")
 
 
 class EvidenceOut(_Out):

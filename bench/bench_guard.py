@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.results_md import write_section  # noqa: E402
 from nlp_guard import Guard, Message  # noqa: E402
+from nlp_guard.model import load_classifier  # noqa: E402
 from nlp_guard.normalize import normalize  # noqa: E402
 
 
@@ -44,9 +45,16 @@ def throughput(fn, items: list, batch: int = 32) -> float:
     return len(items) / (time.perf_counter() - t0)
 
 
+def _mean_tokens(guard: Guard, msgs: list[Message]) -> float:
+    tok = guard.classifier.tokenizer
+    return sum(len(tok.encode(normalize(m.text).text).ids) for m in msgs) / max(1, len(msgs))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=600)
+    ap.add_argument("--short-chars", type=int, default=30, help="a compliant message this long or shorter is 'short'")
+    ap.add_argument("--baseline-model", type=Path, help="another model directory to time alone, e.g. the previous release")
     args = ap.parse_args()
     rows = [json.loads(l) for l in (ROOT / "training" / "data" / "test.jsonl").read_text("utf-8").splitlines()]
     import random
@@ -58,6 +66,7 @@ def main() -> None:
     violating = [m for m, r in zip(msgs, rows, strict=True) if r["labels"]]
     # outreach traffic is mostly compliant: every compliant agent message of the split, up to n
     clean = [Message(r["text"]) for r in agent if not r["labels"]][:args.n]
+    short = [m for m in (Message(r["text"]) for r in agent if not r["labels"]) if len(m.text) <= args.short_chars][:args.n]
     avg_chars = sum(map(len, texts)) / len(texts)
     results = []
     rules = Guard.default(rules_only=True)
@@ -68,12 +77,20 @@ def main() -> None:
         v50, v99 = latency(lambda m: g.check(m.text), violating)
         mixed = throughput(lambda ms: g.check_many(ms, suggest=False), msgs)
         tput = throughput(lambda ms: g.check_many(ms, suggest=False), clean)
-        results.append((name, c50, c99, tput, f"{v50:.2f} / {v99:.2f}", f"{mixed:.0f}"))
+        tshort = throughput(lambda ms: g.check_many(ms, suggest=False), short)
+        results.append((name, c50, c99, tput, f"{v50:.2f} / {v99:.2f}", f"{mixed:.0f}", f"{tshort:.0f}"))
     if full.classifier:
         clf = full.classifier
         norm = [normalize(t).text for t in texts]
-        p50, p99 = latency(lambda t: clf.predict([t]), norm)
-        results.append(("model alone: ONNX int8", p50, p99, throughput(clf.predict, norm), "–", "–"))
+        norm_short = [normalize(m.text).text for m in short]
+        models = [(f"model alone: ONNX int8 ({clf.version}, {clf.config.layers} layers)", clf)]
+        if args.baseline_model:
+            base_clf = load_classifier(args.baseline_model)
+            models.append((f"model alone: ONNX int8 ({base_clf.version}, {base_clf.config.layers} layers)", base_clf))
+        for name, m in models:
+            p50, p99 = latency(lambda t: m.predict([t]), norm)
+            results.append((name, p50, p99, throughput(m.predict, norm), "–", "–",
+                            f"{throughput(m.predict, norm_short):.0f}"))
         trimmed = ROOT / "training" / ".work" / "e5_trimmed"
         if trimmed.exists():
             import torch
@@ -81,26 +98,35 @@ def main() -> None:
 
             torch.set_num_threads(2)
             tok = AutoTokenizer.from_pretrained(str(trimmed))
-            model = BertForSequenceClassification.from_pretrained(str(trimmed), num_labels=5).eval()
+            model = BertForSequenceClassification.from_pretrained(str(trimmed), num_labels=5,
+                                                                  num_hidden_layers=clf.config.layers).eval()
 
             def torch_predict(batch: list[str]) -> None:
                 with torch.inference_mode():
                     enc = tok(batch, truncation=True, max_length=64, padding=True, return_tensors="pt")
                     model(**enc)
             p50, p99 = latency(lambda t: torch_predict([t]), norm)
-            results.append(("model alone: torch fp32 (same architecture)", p50, p99, throughput(torch_predict, norm), "–", "–"))
+            results.append((f"model alone: torch fp32 (same architecture, {clf.config.layers} layers)", p50, p99,
+                            throughput(torch_predict, norm), "–", "–", f"{throughput(torch_predict, norm_short):.0f}"))
     base = results[0][3]
     lines = [f"Command: `.venv/bin/python bench/bench_guard.py --n {args.n}`. Compliant traffic: the first {len(clean)} "
              f"compliant agent messages of the test split; violating and mixed: {len(texts)} agent messages sampled (seed 7) "
              f"from it (average {avg_chars:.0f} characters; {len(violating)} violating). Latency is one `check()` call; for a "
              "violating draft it includes evidence (occlusion when only the model saw the category) and a verified rewrite. "
              "Throughput is `check_many` in batches of 32, evidence included, rewrites not. Model-alone rows time "
-             "`predict` on the mixed sample's normalised texts. Ratios are against rules-only in the same run.", "",
+             "`predict` on the mixed sample's normalised texts. Short: the first "
+             f"{len(short)} compliant agent messages of at most {args.short_chars} characters (average "
+             f"{sum(len(m.text) for m in short) / max(1, len(short)):.0f} characters"
+             + (f", {_mean_tokens(full, short):.0f} tokens" if full.classifier else "") + "; all compliant: "
+             f"{sum(len(m.text) for m in clean) / len(clean):.0f} characters"
+             + (f", {_mean_tokens(full, clean):.0f} tokens" if full.classifier else "")
+             + "). Ratios are against rules-only in the same run.", "",
              "| system | p50 / p99 ms, compliant | p50 / p99 ms, violating | messages/s, compliant (batch 32) "
-             "| messages/s, mixed (batch 32) | compliant throughput vs rules only |",
-             "|---|---|---|---|---|---|"]
-    for name, p50, p99, tput, violating_ms, mixed in results:
-        lines.append(f"| {name} | {p50:.2f} / {p99:.2f} | {violating_ms} | {tput:.0f} | {mixed} | {tput / base:.2f}× |")
+             "| messages/s, short compliant (batch 32) | messages/s, mixed (batch 32) | compliant throughput vs rules only |",
+             "|---|---|---|---|---|---|---|"]
+    for name, p50, p99, tput, violating_ms, mixed, tshort in results:
+        lines.append(f"| {name} | {p50:.2f} / {p99:.2f} | {violating_ms} | {tput:.0f} | {tshort} | {mixed} "
+                     f"| {tput / base:.2f}× |")
     lines.append("\nTargets (issue 3): Guard with the shipped model p50 ≤ 5 ms and ≥ 500 short messages/s.")
     text = "\n".join(lines)
     print(text)

@@ -29,13 +29,14 @@ class ModelConfig:
     thresholds: dict[str, float]
     max_length: int
     stride: int
+    layers: int
 
     @classmethod
     def read(cls, path: Path) -> ModelConfig:
         try:
             raw = json.loads(path.read_text("utf-8"))
             cfg = cls(str(raw["version"]), tuple(raw["labels"]), {k: float(v) for k, v in raw["thresholds"].items()},
-                      int(raw.get("max_length", 128)), int(raw.get("stride", 32)))
+                      int(raw.get("max_length", 128)), int(raw.get("stride", 32)), int(raw.get("layers", 12)))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{path} is not a valid model config ({type(exc).__name__}: {exc}); "
                              "it needs version, labels, thresholds") from None

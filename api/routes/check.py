@@ -70,7 +70,7 @@ async def check(body: CheckRequest, service: ReadyServiceDep, principal: CheckKe
     ``contact_policy``. An allowed check with a ``debtor_id`` records a contact attempt
     (unless ``dry_run``). Every decision is appended to the audit log."""
     _validate(service, body, "")
-    return (await screen(service, tenant, principal, [body], "check"))[0]
+    return CheckResponse.response((await screen(service, tenant, principal, [body], "check"))[0])
 
 
 @router.post("/check/batch", response_model=BatchResponse, responses=ERRORS,
@@ -83,4 +83,4 @@ async def check_batch(body: BatchRequest, service: ReadyServiceDep, principal: C
         raise ApiError(413, "too_many_items", f"items: {len(body.items)} items; the limit is {limit} per batch", "items")
     for i, item in enumerate(body.items):
         _validate(service, item, f"items[{i}].")
-    return {"items": await screen(service, tenant, principal, body.items, "check_batch")}
+    return BatchResponse.response({"items": await screen(service, tenant, principal, body.items, "check_batch")})

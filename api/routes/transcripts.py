@@ -42,4 +42,4 @@ async def scan(body: TranscriptRequest, service: ReadyServiceDep, principal: Sca
     service.metrics.decision("scan", result)
     log.info("scan tenant=%s key=%s seq=%d turns=%d decision=%s escalate=%s", tenant.tenant, principal.key_id, seq,
              len(turns), result["decision"], result["escalate"])
-    return {**result, "audit_seq": seq}
+    return TranscriptResponse.response({**result, "audit_seq": seq})
