@@ -54,7 +54,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=600)
     ap.add_argument("--short-chars", type=int, default=30, help="a compliant message this long or shorter is 'short'")
-    ap.add_argument("--baseline-model", type=Path, help="another model directory to time alone, e.g. the previous release")
+    ap.add_argument("--baseline-model", type=Path, action="append", default=[],
+                    help="another model directory to time alone, e.g. the previous release (repeatable)")
     args = ap.parse_args()
     rows = [json.loads(l) for l in (ROOT / "training" / "data" / "test.jsonl").read_text("utf-8").splitlines()]
     import random
@@ -84,9 +85,9 @@ def main() -> None:
         norm = [normalize(t).text for t in texts]
         norm_short = [normalize(m.text).text for m in short]
         models = [(f"model alone: ONNX int8 ({clf.version}, {clf.config.layers} layers)", clf)]
-        if args.baseline_model:
-            base_clf = load_classifier(args.baseline_model)
-            models.append((f"model alone: ONNX int8 ({base_clf.version}, {base_clf.config.layers} layers)", base_clf))
+        for path in args.baseline_model:
+            other = load_classifier(path)
+            models.append((f"model alone: ONNX int8 ({other.version}, {other.config.layers} layers)", other))
         for name, m in models:
             p50, p99 = latency(lambda t: m.predict([t]), norm)
             results.append((name, p50, p99, throughput(m.predict, norm), "–", "–",

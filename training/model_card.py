@@ -34,6 +34,10 @@ def _quantization(q: dict | None) -> str:
             f"{q['dev_decision_flip_rate']:.2%}; the embedding table stays fp32")
 
 
+def _depth(layers: int) -> str:
+    return "12 layers" if layers == 12 else f"the bottom {layers} of its 12 layers"
+
+
 def render(model_dir: Path) -> str:
     m = json.loads((model_dir / "metrics.json").read_text("utf-8"))
     c = json.loads((model_dir / "config.json").read_text("utf-8"))
@@ -44,7 +48,7 @@ def render(model_dir: Path) -> str:
 A multi-label classifier over `{', '.join(LABELS)}` for Chinese debt-collection
 messages, used by `nlp_guard.Guard` together with the policy pack's rules.
 
-- **Base encoder:** {c.get('base', 'multilingual-e5-small')}; the bottom {c.get('layers', 12)} of its 12 layers, hidden 384; vocabulary trimmed from
+- **Base encoder:** {c.get('base', 'multilingual-e5-small')}; {_depth(c.get('layers', 12))}, hidden 384; vocabulary trimmed from
   {m['vocab']['original']:,} to {m['vocab']['kept']:,} pieces (the pieces the corpus uses plus every single CJK,
   digit, ASCII and punctuation character), all layers fine-tuned.
 - **Serving format:** int8 ONNX, {size:.1f} MiB: {_quantization(c.get('quantization'))};
