@@ -170,8 +170,8 @@ def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: s
              f"{platform.python_version()}: a real `nlp-guard serve` (uvicorn, SQLite WAL, synchronous=FULL, "
              "every check audited) driven over loopback by a lean asyncio HTTP/1.1 client on the same machine, "
              "one keep-alive connection per concurrent caller (its own CPU per request is in the last column); "
-             "`dry_run` checks, 8 different messages. The last column is throughput against rules-only at the "
-             "same concurrency, in the same run.", ""]
+             "`dry_run` checks, 8 different messages, no contact metadata. \"vs rules-only\" is throughput against "
+             "rules-only at the same concurrency, in the same run.", ""]
     if note:
         lines += [note, ""]
     lines += ["| mode | model | concurrency | requests | errors | p50 ms | p99 ms | checks/s | vs rules-only "
