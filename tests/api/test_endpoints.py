@@ -256,6 +256,7 @@ def test_audit_record_is_redacted_unless_tenant_asks(client, auth):
     rec = client.get("/v1/admin/audit", headers=auth).json()["entries"][-1]["record"]
     assert PHONE not in json.dumps(rec, ensure_ascii=False)
     assert rec["redacted_text"] == "电话138****5678，再不还钱就等着瞧" and "text" not in rec
+    assert rec["decision"]["rewrite"].startswith("电话138****5678，")  # the rewrite keeps the clause, masked
     assert len(rec["text_sha256"]) == 64 and rec["key_id"] and rec["policy_version"]
     assert client.put("/v1/admin/settings", json={"store_raw_text": True}, headers=auth).json()["store_raw_text"]
     client.post("/v1/check", json={"text": text}, headers=auth)
