@@ -2,7 +2,9 @@
 
 A hit is suppressed when it sits inside an allow-listed phrase, inside quotes,
 after a protective cue (请勿相信, 严禁 …) or before one (… 的说法, … 诈骗) in
-the same sentence, or right after a negator (不会, 不是 …).
+the same sentence, or after a negator (不会, 不是 …) in the same clause: a comma,
+an enumeration comma or a space (call transcripts separate clauses with spaces)
+ends a negator's scope, so "不会告诉家人" is negated and "不会放过你，告诉你家人" is not.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import regex
 from .policy.schema import Context
 
 _SENTENCE_END = regex.compile(r"[。!?！？;；\n]")
+_CLAUSE_END = regex.compile(r"[，,、：:\s]")
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,10 @@ class ContextFilter:
             if cue in after:
                 return f"protective cue {cue!r} after the hit"
         near = text[max(s_left, start - self.context.negator_window):start]
+        clause = _CLAUSE_END.split(near)[-1]
+        for word in self.context.non_negators:
+            clause = clause.replace(word, "|")
         for neg in self.context.negators:
-            if near.endswith(neg) or neg in near:
+            if neg in clause:
                 return f"negated by {neg!r}"
         return None

@@ -91,7 +91,8 @@ class Context(_Strict):
     protective_prefixes: list[str]
     protective_suffixes: list[str]
     negators: list[str]
-    negator_window: int = Field(default=3, ge=1, le=10)
+    negator_window: int = Field(default=3, ge=1, le=16)
+    non_negators: list[str] = []  # words that hold a negator but do not negate: 是不是, 不要脸
     quote_pairs: list[str] = Field(description="two-character strings: opening then closing quote")
 
     @field_validator("quote_pairs")
