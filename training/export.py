@@ -120,3 +120,17 @@ def write_model_dir(model: Any, tokenizer_json: Path, out: Path, *, labels: list
         write_config()
     fp32.unlink()
     return out
+
+
+def write_reference_dir(base: Path, out: Path, labels: Sequence[str], max_length: int = 64) -> Path:
+    """The untrimmed multilingual-e5-small with an untrained head, all int8: the encoder
+    behind issue 3's reference speed figures, timed beside the shipped model in one run
+    (its scores mean nothing; only its speed is used)."""
+    import torch
+    from transformers import BertForSequenceClassification
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification.from_pretrained(str(base), num_labels=len(labels), attn_implementation="eager")
+    return write_model_dir(model, base / "tokenizer.json", out, labels=list(labels), thresholds=dict.fromkeys(labels, 0.5),
+                           version="multilingual-e5-small-untrimmed-reference", max_length=max_length, stride=16,
+                           extra={"layers": model.config.num_hidden_layers, "vocab_size": model.config.vocab_size})
