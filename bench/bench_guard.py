@@ -129,7 +129,7 @@ def main() -> None:
             results.append((f"model alone: torch fp32 (same architecture, {clf.config.layers} layers)", p50, p99,
                             throughput(torch_predict, norm), "–", "–", f"{throughput(torch_predict, norm_short):.0f}"))
     base = results[0][3]
-    lines = [f"Command: `.venv/bin/python bench/bench_guard.py --n {args.n}`. Compliant traffic: the first {len(clean)} "
+    lines = [f"Command: `.venv/bin/python bench/bench_guard.py {' '.join(sys.argv[1:])}`. Compliant traffic: the first {len(clean)} "
              f"compliant agent messages of the test split; violating and mixed: {len(texts)} agent messages sampled (seed 7) "
              f"from it (average {avg_chars:.0f} characters; {len(violating)} violating). Latency is one `check()` call; for a "
              "violating draft it includes evidence (occlusion when only the model saw the category) and a verified rewrite. "
