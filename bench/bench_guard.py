@@ -85,8 +85,9 @@ def main() -> None:
     msgs = [Message(t) for t in texts]
     violating = [m for m, r in zip(msgs, rows, strict=True) if r["labels"]]
     # outreach traffic is mostly compliant: every compliant agent message of the split, up to n
-    clean = [Message(r["text"]) for r in agent if not r["labels"]][:args.n]
-    short = [m for m in (Message(r["text"]) for r in agent if not r["labels"]) if len(m.text) <= args.short_chars][:args.n]
+    compliant = [Message(r["text"]) for r in agent if not r["labels"]]
+    clean = compliant[:args.n]
+    short = [m for m in compliant if len(m.text) <= args.short_chars][:args.n]
     avg_chars = sum(map(len, texts)) / len(texts)
     results = []
     rules = Guard.default(rules_only=True)

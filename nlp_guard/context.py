@@ -3,8 +3,9 @@
 A hit is suppressed when it sits inside an allow-listed phrase, inside quotes,
 after a protective cue (请勿相信, 严禁 …) or before one (… 的说法, … 诈骗) in
 the same sentence, or after a negator (不会, 不是 …) in the same clause: a comma,
-an enumeration comma or a space (call transcripts separate clauses with spaces)
-ends a negator's scope, so "不会告诉家人" is negated and "不会放过你，告诉你家人" is not.
+an enumeration comma or a colon ends a negator's scope, so "不会告诉家人" is negated
+and "不会放过你，告诉你家人" is not. (Spaces between Chinese characters are gone
+after normalisation, so a spoken turn's pauses do not end a clause.)
 """
 from __future__ import annotations
 
