@@ -243,12 +243,32 @@ def train_only(rows: list[dict], held_out: list[str]) -> tuple[list[dict], int]:
     return kept, len(rows) - len(kept)
 
 
+def apply_label_fixes(rows: list[dict], path: Path) -> int:
+    """Audited label corrections (``label_fixes.jsonl``: id, text, subcategories to add, why),
+    applied after the split is drawn so that dev and test stay frozen; a fix to a held-out row
+    is refused rather than silently moving the evaluation."""
+    if not path.exists():
+        return 0
+    by_id = {r["id"]: r for r in rows}
+    fixes = [json.loads(l) for l in path.read_text("utf-8").splitlines() if l.strip()]
+    for n, fix in enumerate(fixes, 1):
+        row = by_id.get(fix["id"])
+        if row is None or row["text"] != fix["text"]:
+            raise ValueError(f"{path.name}:{n}: no authored row {fix['id']!r} with that text")
+        if row["split"] != "train":
+            raise ValueError(f"{path.name}:{n}: {fix['id']} is in the frozen {row['split']} split")
+        row["subcategories"] = sorted(set(row["subcategories"]) | set(fix["add"]))
+        row["labels"] = [lab for lab in LABELS if lab in row["labels"] or any(s.startswith(lab + ".") for s in fix["add"])]
+    return len(fixes)
+
+
 def build(seed: int = 13) -> tuple[dict[str, list[dict]], int]:
     seen: set[str] = set()
     unique = _dedupe(load_authored(DATA / "authored"), seen)
     assign_splits(unique, seed)
     late, dropped = train_only(_dedupe(load_authored(DATA / "authored" / "train_only", "authored/train_only"), seen),
                                [r["text"] for r in unique if r["split"] != "train"])
+    apply_label_fixes(unique + late, DATA / "label_fixes.jsonl")
     rng = random.Random(seed)
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
     texts: set[str] = set()
