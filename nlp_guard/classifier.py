@@ -7,6 +7,7 @@ rules and models alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
@@ -19,4 +20,32 @@ class Classifier(Protocol):
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """One ``{category: score}`` per text, in order."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Characters ``[start, end)`` of the scored text that drive a category, with their weight."""
+
+    start: int
+    end: int
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A text's scores and, per category, the spans an evidence head marks."""
+
+    scores: dict[str, float]
+    evidence: dict[str, tuple[Span, ...]]
+
+
+@runtime_checkable
+class EvidenceClassifier(Classifier, Protocol):
+    """A classifier whose forward pass also says which words drive each category
+    (a distilled student's token head), so evidence costs no extra inference."""
+
+    evidence_head: bool
+
+    def predict_with_evidence(self, texts: Sequence[str]) -> list[Scored]:
         ...

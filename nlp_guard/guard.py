@@ -13,10 +13,10 @@ from pathlib import Path
 
 import regex
 
-from .classifier import Classifier
+from .classifier import Classifier, EvidenceClassifier, Scored
 from .engine import PolicyEngine
 from .errors import EmptyTextError, InputError, TextTooLongError
-from .explain import Request, explain
+from .explain import Driver, Request, explain
 from .finding import Finding
 from .normalize import Normalized, normalize
 from .pii import analyze
@@ -28,6 +28,7 @@ from .rules import RuleSet
 from .signals import SignalDetector
 
 MAX_CHARS = 5_000
+EXPLAIN_MODES = ("auto", "head", "occlusion")
 SPEAKERS = ("agent", "customer")
 _BAD_CONTROL = regex.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "nlp_guard-zh"
@@ -59,6 +60,12 @@ def validate_recipient(recipient: object, field: str = "recipient") -> str:
     return str(recipient)
 
 
+def _why(words: str, category: str, weight: float, from_head: bool) -> str:
+    if from_head:
+        return f"the evidence head marks {words!r} for {category} ({weight:.2f})"
+    return f"removing {words!r} lowers the {category} score by {weight:.2f}"
+
+
 @lru_cache(maxsize=4)
 def _shared_classifier(path: Path, threads: int | None) -> Classifier:
     from .model import load_classifier
@@ -70,10 +77,20 @@ class Guard:
     """Screens messages and transcripts against a policy pack and an optional classifier."""
 
     def __init__(self, policy: PolicyPack | None = None, classifier: Classifier | None = None,
-                 max_chars: int = MAX_CHARS) -> None:
+                 max_chars: int = MAX_CHARS, explain: str = "auto") -> None:
+        """``explain`` says how a violation only the model sees gets word-level evidence:
+        ``head`` reads the model's evidence head (the same forward pass), ``occlusion``
+        re-scores the message with words cut out (several passes; the audit reference),
+        ``auto`` takes the head when the model has one."""
+        if explain not in EXPLAIN_MODES:
+            raise InputError(f"explain: {explain!r} is not one of {', '.join(EXPLAIN_MODES)}")
         self.policy = policy or default_policy()
         self.classifier = classifier
         self.max_chars = max_chars
+        has_head = isinstance(classifier, EvidenceClassifier) and bool(getattr(classifier, "evidence_head", False))
+        if explain == "head" and not has_head:
+            raise InputError("explain: 'head' needs a model with an evidence head (a distilled student)")
+        self.explain = "head" if explain == "auto" and has_head else "occlusion" if explain == "auto" else explain
         self.rules = RuleSet(self.policy)
         self.recipient_rule = RecipientRule.from_pack(self.policy, self.rules.context)
         self.engine = PolicyEngine(self.policy, self.recipient_rule.relay_suggestion())
@@ -96,7 +113,7 @@ class Guard:
 
     def with_policy(self, policy: PolicyPack) -> Guard:
         """The same classifier under another pack (a tenant overlay)."""
-        return Guard(policy, self.classifier, self.max_chars)
+        return Guard(policy, self.classifier, self.max_chars, self.explain)
 
     # -- messages -----------------------------------------------------------------
     def check(self, text: str, recipient: str = "debtor", suggest: bool = True) -> Decision:
@@ -120,16 +137,24 @@ class Guard:
             validate_text(m.text, "text" if len(messages) == 1 else f"items[{i}].text", self.max_chars)
             validate_recipient(m.recipient)
         norms = [normalize(m.text) for m in messages]
-        scores = self.classifier.predict([n.text for n in norms]) if self.classifier else [None] * len(norms)
+        texts = [n.text for n in norms]
+        head: list[Scored] | None = None
+        if self.classifier is None:
+            scores: list[dict[str, float] | None] = [None] * len(norms)
+        elif self.explain == "head":
+            head = self.classifier.predict_with_evidence(texts)  # type: ignore[attr-defined]
+            scores = [h.scores for h in head]
+        else:
+            scores = list(self.classifier.predict(texts))
         findings = [self.rules.match(n.text, m.recipient) + self.recipient_rule.check(n.text, m.recipient)
                     for m, n in zip(messages, norms, strict=True)]
-        evidence = self._model_evidence(norms, findings, scores, explain_model)
+        evidence = self._model_evidence(norms, findings, scores, explain_model, head)
         return [self.engine.decide(norm, found + extra, analyze(norm.text), sc, self.model_version)
                 for norm, found, (extra, sc) in zip(norms, findings, evidence, strict=True)]
 
     def _model_evidence(self, norms: Sequence[Normalized], findings: Sequence[list[Finding]],
-                        scores: Sequence[dict[str, float] | None],
-                        explain_model: bool) -> list[tuple[list[Finding], dict[str, float] | None]]:
+                        scores: Sequence[dict[str, float] | None], explain_model: bool,
+                        head: Sequence[Scored] | None = None) -> list[tuple[list[Finding], dict[str, float] | None]]:
         """Evidence for categories that only the model saw, and the scores the engine should use.
 
         The words that drive a score go through the same protective-context
@@ -145,8 +170,13 @@ class Guard:
             model_only = tuple(c for c, cat in cats.items() if c not in seen and (sc or {}).get(c, 0.0) >= cat.threshold)
             requests.append(Request(n.text, sc or {}, model_only))
         todo = [i for i, r in enumerate(requests) if r.categories]
-        explained = explain(self.classifier, [requests[i] for i in todo]) if explain_model else \
-            [dict.fromkeys(requests[i].categories, []) for i in todo]
+        if head is not None:  # the evidence head marked the words in the same forward pass
+            explained = [{c: [Driver(sp.start, sp.end, sp.weight) for sp in head[i].evidence.get(c, ())[:3]]
+                          for c in requests[i].categories} for i in todo]
+        elif explain_model:
+            explained = explain(self.classifier, [requests[i] for i in todo])
+        else:
+            explained = [dict.fromkeys(requests[i].categories, []) for i in todo]
         drivers = dict(zip(todo, explained, strict=True))
         out: list[tuple[list[Finding], dict[str, float] | None]] = []
         for i, (n, sc) in enumerate(zip(norms, scores, strict=True)):
@@ -158,7 +188,7 @@ class Guard:
                     adjusted[code] = min(adjusted[code], cat.threshold / 2)
                     continue
                 extra += [Finding(cat.model_subcategory, d.start, d.end, adjusted[code], "model", self.classifier.version,
-                                  f"removing {n.text[d.start:d.end]!r} lowers the {code} score by {d.drop:.2f}")
+                                  _why(n.text[d.start:d.end], code, d.drop, head is not None))
                           for d in spans] or [Finding(cat.model_subcategory, 0, len(n.text), adjusted[code], "model",
                                                       self.classifier.version, "whole message")]
             out.append((extra, adjusted))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .classifier import Scored, Span
 from .errors import ModelError
 
 REQUIRED_FILES = ("model.onnx", "tokenizer.json", "config.json")
@@ -86,49 +87,100 @@ class OnnxClassifier:
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
             raise ModelError(f"{path / 'model.onnx'} cannot be loaded: {str(exc)[:200]}") from None
         self._inputs = {i.name for i in self.session.get_inputs()}
+        self.evidence_head = "token_logits" in {o.name for o in self.session.get_outputs()}
         self._lock = threading.Lock()
         self.pad_id = self.tokenizer.token_to_id("<pad>") or 0
 
-    def _windows(self, ids: list[int]) -> list[list[int]]:
-        """Token windows with the special tokens kept at both ends."""
+    def _windows(self, ids: list[int]) -> list[tuple[int, list[int]]]:
+        """Token windows with the special tokens kept at both ends, each with the index of
+        the text's token just before its first body token (window token t is text token start + t)."""
         cls_, body, sep = ids[:1], ids[1:-1], ids[-1:]
         size = self.config.max_length - 2
         if len(body) <= size:
-            return [ids]
+            return [(0, ids)]
         step = size - self.config.stride
-        return [cls_ + body[i:i + size] + sep for i in range(0, max(1, len(body) - self.config.stride), step)]
+        return [(i, cls_ + body[i:i + size] + sep) for i in range(0, max(1, len(body) - self.config.stride), step)]
 
-    def logits(self, texts: Sequence[str]) -> list[list[float]]:
-        """Raw per-window-max probabilities, uncalibrated (for training and parity checks)."""
+    def _run(self, texts: Sequence[str], tokens: bool) -> tuple[Any, list[Any], list[Any]]:
+        """Per-window-max probabilities per text and, with ``tokens``, the evidence head's
+        per-token probabilities (max over windows) with the tokens' character offsets."""
         import numpy as np
 
         encs = self.tokenizer.encode_batch(list(texts))
-        windows: list[tuple[int, list[int]]] = [(i, w) for i, e in enumerate(encs) for w in self._windows(e.ids)]
-        order = sorted(range(len(windows)), key=lambda k: len(windows[k][1]))
+        windows = [(i, start, w) for i, e in enumerate(encs) for start, w in self._windows(e.ids)]
+        order = sorted(range(len(windows)), key=lambda k: len(windows[k][2]))
         probs = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        tok = [np.zeros((len(e.ids), len(self.labels)), dtype=np.float32) for e in encs] if tokens else []
         for b in range(0, len(order), self.batch_size):
             chunk = [windows[k] for k in order[b:b + self.batch_size]]
-            width = max(len(w) for _, w in chunk)
+            width = max(len(w) for _, _, w in chunk)
             ids = np.full((len(chunk), width), self.pad_id, dtype=np.int64)
             mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for r, (_, w) in enumerate(chunk):
+            for r, (_, _, w) in enumerate(chunk):
                 ids[r, :len(w)] = w
                 mask[r, :len(w)] = 1
             feed: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self._inputs:
                 feed["token_type_ids"] = np.zeros_like(ids)
             with self._lock:
-                out = self.session.run(None, feed)[0]
-            p = 1.0 / (1.0 + np.exp(-out))
-            for r, (i, _) in enumerate(chunk):
+                out = self.session.run(None, feed)
+            p = 1.0 / (1.0 + np.exp(-out[0]))
+            tp = 1.0 / (1.0 + np.exp(-out[1])) if tokens else None
+            for r, (i, start, w) in enumerate(chunk):
                 probs[i] = np.maximum(probs[i], p[r])
-        return probs.tolist()
+                if tp is not None:
+                    body = slice(start + 1, start + len(w) - 1)
+                    tok[i][body] = np.maximum(tok[i][body], tp[r, 1:len(w) - 1])
+        return probs, tok, [e.offsets for e in encs]
+
+    def logits(self, texts: Sequence[str]) -> list[list[float]]:
+        """Raw per-window-max probabilities, uncalibrated (for training and parity checks)."""
+        return self._run(texts, tokens=False)[0].tolist()
+
+    def _calibrated(self, row: Any) -> dict[str, float]:
+        th = self.config.thresholds
+        return {lab: calibrate(float(p), th[lab]) for lab, p in zip(self.labels, row, strict=True)}
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         if not texts:
             return []
-        th = self.config.thresholds
-        return [{lab: calibrate(p, th[lab]) for lab, p in zip(self.labels, row, strict=True)} for row in self.logits(texts)]
+        return [self._calibrated(row) for row in self._run(texts, tokens=False)[0]]
+
+    def predict_with_evidence(self, texts: Sequence[str]) -> list[Scored]:
+        """Scores and, per category, the spans the evidence head marks: one forward pass.
+
+        A span is a run of adjacent tokens at or above 0.5 for the category; when none
+        reaches it, the single strongest token stands in, so that a flagged category
+        always points at words."""
+        if not self.evidence_head:
+            raise ModelError(f"model {self.version} has no evidence head; use occlusion (nlp_guard.explain)")
+        if not texts:
+            return []
+        probs, tok, offsets = self._run(texts, tokens=True)
+        return [Scored(self._calibrated(row), {lab: _spans(t[:, j], off, text) for j, lab in enumerate(self.labels)})
+                for text, row, t, off in zip(texts, probs, tok, offsets, strict=True)]
+
+
+def _spans(p: Any, offsets: Sequence[tuple[int, int]], text: str, on: float = 0.5) -> tuple[Span, ...]:
+    """Runs of adjacent marked tokens as character spans of ``text``, strongest first."""
+    marked = [k for k in range(len(p)) if p[k] >= on and offsets[k][1] > offsets[k][0]]
+    if not marked:
+        real = [k for k in range(len(p)) if offsets[k][1] > offsets[k][0] and text[offsets[k][0]:offsets[k][1]].strip()]
+        marked = [max(real, key=lambda k: p[k])] if real else []
+    runs: list[list[int]] = []
+    for k in marked:
+        if runs and k == runs[-1][-1] + 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    spans = []
+    for run in runs:
+        start, end = offsets[run[0]][0], offsets[run[-1]][1]
+        while start < end and not text[start].strip():
+            start += 1
+        if start < end:
+            spans.append(Span(start, end, float(max(p[k] for k in run))))
+    return tuple(sorted(spans, key=lambda s: (-s.weight, s.start)))
 
 
 def load_classifier(path: str | Path, threads: int | None = None) -> OnnxClassifier:

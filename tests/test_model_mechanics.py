@@ -57,9 +57,10 @@ def test_long_text_is_split_into_windows_and_takes_the_max(tiny_dir: Path) -> No
     clf = load_classifier(tiny_dir)
     text = "请尽快处理谢谢" * 3 + "老赖后果自负"  # 27 characters, max_length 12 → several windows
     ids = clf.tokenizer.encode(text).ids
-    windows = clf._windows(ids)
+    windows = [w for start, w in clf._windows(ids)]
     assert len(windows) > 1
     assert all(len(w) <= 12 and w[0] == 0 and w[-1] == 2 for w in windows)
+    assert all(w[1:-1] == ids[1 + start:start + len(w) - 1] for start, w in clf._windows(ids))  # the token map
     body = [i for w in windows for i in w[1:-1]]
     assert set(body) == set(ids[1:-1])  # every token is seen by some window
     per_window = np.array([clf.logits([clf.tokenizer.decode(w[1:-1]).replace(" ", "")])[0] for w in windows])

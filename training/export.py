@@ -12,7 +12,8 @@ ONNX_OPSET = 17
 
 
 def export_onnx(model: Any, path: Path, vocab_size: int) -> None:
-    """fp32 ONNX with dynamic batch and sequence axes; outputs logits."""
+    """fp32 ONNX with dynamic batch and sequence axes; outputs logits, and per-token
+    logits when the model has an evidence head (a distilled student)."""
     import torch
 
     model = model.eval()
@@ -25,13 +26,18 @@ def export_onnx(model: Any, path: Path, vocab_size: int) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask)
+            return out.logits if hasattr(out, "logits") else out[:2]
 
+    token_head = getattr(model, "token_classifier", None) is not None
+    names = ["logits", "token_logits"] if token_head else ["logits"]
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"},
+            "token_logits": {0: "batch", 1: "seq"}}
     wrapper = Logits(model).eval()  # the exporter restores the wrapper's mode afterwards: it must be eval
     torch.onnx.export(
-        wrapper, (ids, mask), str(path), input_names=["input_ids", "attention_mask"], output_names=["logits"],
-        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}},
+        wrapper, (ids, mask), str(path), input_names=["input_ids", "attention_mask"], output_names=names,
+        dynamic_axes={k: v for k, v in axes.items() if k in names or k.startswith(("input", "attention"))},
         opset_version=ONNX_OPSET, dynamo=False,
     )
     if model.training:
