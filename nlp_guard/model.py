@@ -157,11 +157,11 @@ def find_model_dir(model_dir: str | Path | None = None) -> Path:
     """The model directory to load: ``model_dir``, else ``$NLP_GUARD_MODEL_DIR``, else the shipped
     model (``shipped_model_dirs``). A directory that was named but does not exist, or no model
     anywhere, is a ModelNotFoundError: nothing falls back to rules only without being asked."""
-    for named, source in ((model_dir, "given"), (os.environ.get(MODEL_ENV), f"from {MODEL_ENV}")):
+    for named, source in ((model_dir, ""), (os.environ.get(MODEL_ENV), f" (from {MODEL_ENV})")):
         if named:
             path = Path(named).expanduser()
             if not path.is_dir():
-                raise ModelNotFoundError(f"model directory {path} ({source}) does not exist")
+                raise ModelNotFoundError(f"model directory {path}{source} does not exist")
             return path.resolve()
     places = shipped_model_dirs()
     for path in places:
