@@ -1,4 +1,5 @@
-"""CLI commands of the service, registered into ``nlp-guard``: serve, keys, audit."""
+"""CLI commands of the service: serve, keys, audit. ``nlp-guard`` loads this module only when one of
+them is run or listed (``nlp_guard.cli.SERVICE_COMMANDS``), so the core never imports the service."""
 from __future__ import annotations
 
 import logging
@@ -133,6 +134,3 @@ def audit_verify(database_url: str | None) -> None:
         return
     click.echo(f"audit log BROKEN at entry {r.bad_seq}: {r.reason}", err=True)
     sys.exit(1)
-
-
-COMMANDS = (serve, keys, audit)

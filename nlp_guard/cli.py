@@ -65,7 +65,7 @@ def _importer(exc: ImportError, loading: str) -> str:
     return where
 
 
-def import_problem(exc: ImportError, loading: str) -> str:
+def _import_problem(exc: ImportError, loading: str) -> str:
     """What a failed import of the service (``loading``) means. Only a missing dependency of the 'api'
     extra gets the install hint; anything else is a fault in the service, shown as what it is and where."""
     missing = (exc.name or "").partition(".")[0] if isinstance(exc, ModuleNotFoundError) else ""
@@ -88,7 +88,7 @@ def _service_command(name: str) -> click.Command:
     try:
         return getattr(importlib.import_module(module), attr)
     except ImportError as exc:
-        return _unavailable(name, import_problem(exc, module))
+        return _unavailable(name, _import_problem(exc, module))
 
 
 class _Group(click.Group):
