@@ -1,4 +1,5 @@
-"""CLI commands of the service, registered into ``nlp-guard``: serve, keys, audit."""
+"""CLI commands of the service: serve, keys, audit. ``nlp-guard`` loads this module only when one of
+them is run or listed (``nlp_guard.cli.SERVICE_COMMANDS``), so the core never imports the service."""
 from __future__ import annotations
 
 import logging
@@ -9,8 +10,8 @@ import click
 from importlib.util import find_spec
 
 for _dep in ("fastapi", "uvicorn", "sqlalchemy", "prometheus_client"):
-    if find_spec(_dep) is None:  # fail at registration so `nlp-guard serve` explains the missing extra
-        raise ImportError(f"No module named {_dep!r}", name=_dep)
+    if find_spec(_dep) is None:  # fail when loaded, so `nlp-guard serve` explains the missing extra
+        raise ModuleNotFoundError(f"No module named {_dep!r}", name=_dep)
 
 
 def _settings(database_url: str | None):  # type: ignore[no-untyped-def]
@@ -33,19 +34,34 @@ _db_option = click.option("--database-url", envvar="NLP_GUARD_DATABASE_URL",
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
-@click.option("--rules-only", is_flag=True, help="Skip the classifier (same as NLP_GUARD_RULES_ONLY=true).")
+@click.option("--rules-only", is_flag=True, help="Serve without the classifier (same as NLP_GUARD_RULES_ONLY=true); "
+              "without it, serve refuses to start when no model is found.")
 @_db_option
 def serve(host: str, port: int, rules_only: bool, database_url: str | None) -> None:
-    """Start the HTTP service (OpenAPI docs at /docs)."""
+    """Start the HTTP service (OpenAPI docs at /docs) with the model (NLP_GUARD_MODEL_DIR or the installed one)."""
     import uvicorn
+
+    from nlp_guard.errors import ModelNotFoundError
+    from nlp_guard.model import check_model_dir, find_model_dir
 
     from .main import create_app
 
     st = _settings(database_url)
     if rules_only:
         st = st.model_copy(update={"rules_only": True})
+    if st.rules_only:
+        model = "rules only, no model"
+    else:
+        try:
+            path = find_model_dir(st.model_dir)
+        except ModelNotFoundError as exc:
+            raise click.ClickException(f"{exc}. Not starting: to serve with rules only, pass --rules-only "
+                                       "or set NLP_GUARD_RULES_ONLY=true.") from None
+        model = f"model {check_model_dir(path).version} from {path}"
+        st = st.model_copy(update={"model_dir": path})  # the service loads the model announced here
     logging.basicConfig(level=st.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    click.echo(f"nlp-guard: serving on http://{host}:{port} (database {st.database_url.split('://')[0]})", err=True)
+    click.echo(f"nlp-guard: serving on http://{host}:{port} (database {st.database_url.split('://')[0]}, {model})",
+               err=True)
     uvicorn.run(create_app(st), host=host, port=port, log_level=st.log_level, access_log=st.log_level == "debug")
 
 
@@ -118,6 +134,3 @@ def audit_verify(database_url: str | None) -> None:
         return
     click.echo(f"audit log BROKEN at entry {r.bad_seq}: {r.reason}", err=True)
     sys.exit(1)
-
-
-COMMANDS = (serve, keys, audit)

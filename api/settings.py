@@ -21,8 +21,9 @@ class Settings(BaseSettings):
                               description="SQLAlchemy URL: sqlite:///path (WAL) or postgresql://user@host/db")
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
         default="FULL", description="FULL: an acknowledged record survives a power loss, not only a process crash")
-    rules_only: bool = Field(default=False, description="skip the classifier even when the model is installed")
-    model_dir: Path | None = Field(default=None, description="model directory (default: models/nlp_guard-zh)")
+    rules_only: bool = Field(default=False, description="skip the classifier; without it, no model is an error")
+    model_dir: Path | None = Field(default=None, description="model directory (default: the model installed with "
+                                                              "nlp_guard, see nlp_guard.model.find_model_dir)")
 
     max_message_chars: int = Field(default=5_000, ge=1, le=100_000)
     max_transcript_chars: int = Field(default=200_000, ge=1, le=2_000_000)

@@ -1,7 +1,7 @@
 """Benchmark the HTTP service: a real ``nlp-guard serve`` on 127.0.0.1, driven over HTTP.
 
 Records p50/p99 latency of POST /v1/check at concurrency 1, 8 and 32, and throughput,
-with the shipped model (when models/nlp_guard-zh exists) and in rules-only mode, and
+with the shipped model (``--modes model`` fails when there is none) and in rules-only mode, and
 writes them into bench/RESULTS.md under "## API". Bounded: at most ``--requests`` per
 level and ``--seconds`` per level.
 
@@ -195,18 +195,19 @@ def main() -> None:
     ap.add_argument("--modes", default="model,rules", help="model, rules or both")
     ap.add_argument("--note", default="", help="a line to add under the heading")
     args = ap.parse_args()
-    from nlp_guard.guard import DEFAULT_MODEL_DIR
+    from nlp_guard.errors import ModelNotFoundError
+    from nlp_guard.model import find_model_dir
 
     modes = args.modes.split(",")
     results = []
     note = args.note
     if "model" in modes:
-        if DEFAULT_MODEL_DIR.exists():
-            model, rows = run_mode(False, args)
-            results.append(("model", model, rows))
-        else:
-            note = (note + " " if note else "") + f"No model at {DEFAULT_MODEL_DIR.relative_to(ROOT)}: rules-only run only."
-            print(note)
+        try:
+            find_model_dir()  # before any server starts: `serve` would refuse to
+        except ModelNotFoundError as exc:
+            raise SystemExit(f"{exc}; run with --modes rules for the rules-only rows") from None
+        model, rows = run_mode(False, args)
+        results.append(("model", model, rows))
     if "rules" in modes:
         _, rows = run_mode(True, args)
         results.append(("rules-only", None, rows))

@@ -91,8 +91,8 @@ def main() -> None:
     avg_chars = sum(map(len, texts)) / len(texts)
     results = []
     rules = Guard.default(rules_only=True)
-    full = Guard.default()
-    systems = [("Guard rules only", rules)] + ([("Guard rules + model (int8 ONNX)", full)] if full.classifier else [])
+    full = Guard.default()  # the shipped model; a ModelNotFoundError says where it looked
+    systems = [("Guard rules only", rules), ("Guard rules + model (int8 ONNX)", full)]
     for name, g in systems:
         c50, c99 = latency(lambda m: g.check(m.text), clean)
         v50, v99 = latency(lambda m: g.check(m.text), violating)
@@ -100,35 +100,34 @@ def main() -> None:
         tput = throughput(lambda ms: g.check_many(ms, suggest=False), clean)
         tshort = throughput(lambda ms: g.check_many(ms, suggest=False), short)
         results.append((name, c50, c99, tput, f"{v50:.2f} / {v99:.2f}", f"{mixed:.0f}", f"{tshort:.0f}"))
-    if full.classifier:
-        clf = full.classifier
-        norm = [normalize(t).text for t in texts]
-        norm_short = [normalize(m.text).text for m in short]
-        models = [(f"model alone: ONNX int8 ({clf.version}, {clf.config.layers} layers)", clf)]
-        for path in args.baseline_model:
-            other = load_classifier(path)
-            models.append((f"model alone: ONNX int8 ({other.version}, {other.config.layers} layers)", other))
-        for name, m in models:
-            p50, p99 = latency(lambda t: m.predict([t]), norm)
-            results.append((name, p50, p99, throughput(m.predict, norm), "–", "–",
-                            f"{throughput(m.predict, norm_short):.0f}"))
-        trimmed = ROOT / "training" / ".work" / "e5_trimmed"
-        if trimmed.exists():
-            import torch
-            from transformers import AutoTokenizer, BertForSequenceClassification
+    clf = full.classifier
+    norm = [normalize(t).text for t in texts]
+    norm_short = [normalize(m.text).text for m in short]
+    models = [(f"model alone: ONNX int8 ({clf.version}, {clf.config.layers} layers)", clf)]
+    for path in args.baseline_model:
+        other = load_classifier(path)
+        models.append((f"model alone: ONNX int8 ({other.version}, {other.config.layers} layers)", other))
+    for name, m in models:
+        p50, p99 = latency(lambda t: m.predict([t]), norm)
+        results.append((name, p50, p99, throughput(m.predict, norm), "–", "–",
+                        f"{throughput(m.predict, norm_short):.0f}"))
+    trimmed = ROOT / "training" / ".work" / "e5_trimmed"
+    if trimmed.exists():
+        import torch
+        from transformers import AutoTokenizer, BertForSequenceClassification
 
-            torch.set_num_threads(2)
-            tok = AutoTokenizer.from_pretrained(str(trimmed))
-            model = BertForSequenceClassification.from_pretrained(str(trimmed), num_labels=5,
-                                                                  num_hidden_layers=clf.config.layers).eval()
+        torch.set_num_threads(2)
+        tok = AutoTokenizer.from_pretrained(str(trimmed))
+        model = BertForSequenceClassification.from_pretrained(str(trimmed), num_labels=5,
+                                                              num_hidden_layers=clf.config.layers).eval()
 
-            def torch_predict(batch: list[str]) -> None:
-                with torch.inference_mode():
-                    enc = tok(batch, truncation=True, max_length=64, padding=True, return_tensors="pt")
-                    model(**enc)
-            p50, p99 = latency(lambda t: torch_predict([t]), norm)
-            results.append((f"model alone: torch fp32 (same architecture, {clf.config.layers} layers)", p50, p99,
-                            throughput(torch_predict, norm), "–", "–", f"{throughput(torch_predict, norm_short):.0f}"))
+        def torch_predict(batch: list[str]) -> None:
+            with torch.inference_mode():
+                enc = tok(batch, truncation=True, max_length=64, padding=True, return_tensors="pt")
+                model(**enc)
+        p50, p99 = latency(lambda t: torch_predict([t]), norm)
+        results.append((f"model alone: torch fp32 (same architecture, {clf.config.layers} layers)", p50, p99,
+                        throughput(torch_predict, norm), "–", "–", f"{throughput(torch_predict, norm_short):.0f}"))
     base = results[0][3]
     lines = [f"Command: `.venv/bin/python bench/bench_guard.py {' '.join(sys.argv[1:])}`. Compliant traffic: the first {len(clean)} "
              f"compliant agent messages of the test split; violating and mixed: {len(texts)} agent messages sampled (seed 7) "
@@ -138,10 +137,9 @@ def main() -> None:
              "`predict` on the mixed sample's normalised texts. Short: the first "
              f"{len(short)} compliant agent messages of at most {args.short_chars} characters (average "
              f"{sum(len(m.text) for m in short) / max(1, len(short)):.0f} characters"
-             + (f", {_mean_tokens(full, short):.0f} tokens" if full.classifier else "") + "; all compliant: "
+             + f", {_mean_tokens(full, short):.0f} tokens; all compliant: "
              f"{sum(len(m.text) for m in clean) / len(clean):.0f} characters"
-             + (f", {_mean_tokens(full, clean):.0f} tokens" if full.classifier else "")
-             + "). Ratios are against rules-only in the same run.", "",
+             + f", {_mean_tokens(full, clean):.0f} tokens). Ratios are against rules-only in the same run.", "",
              "| system | p50 / p99 ms, compliant | p50 / p99 ms, violating | messages/s, compliant (batch 32) "
              "| messages/s, short compliant (batch 32) | messages/s, mixed (batch 32) | compliant throughput vs rules only |",
              "|---|---|---|---|---|---|---|"]

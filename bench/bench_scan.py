@@ -108,7 +108,8 @@ def _time_local(spec: GuardSpec, src: Path, out: Path, workers: int) -> float:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from nlp_guard.guard import DEFAULT_MODEL_DIR
+    from nlp_guard.errors import ModelNotFoundError
+    from nlp_guard.model import find_model_dir
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_scan_"))
     src = tmp / "load.jsonl"
@@ -117,11 +118,14 @@ def run(args: argparse.Namespace) -> dict:
     n = len(records)
     turns = sum(len(r.get("turns", [])) for r in records)
     modes = [("rules only", True)]
-    model_dir = Path(os.environ.get("NLP_GUARD_MODEL_DIR") or DEFAULT_MODEL_DIR)
-    if (model_dir / "model.onnx").exists() and not args.rules_only:
+    if not args.rules_only:
+        try:
+            find_model_dir()
+        except ModelNotFoundError as exc:
+            raise SystemExit(f"{exc}; run with --rules-only for the rules-only rows") from None
         modes.append(("rules + model", False))
     results: dict = {"records": n, "messages": args.messages, "transcripts": args.transcripts, "turns": turns,
-                     "model_dir_present": (model_dir / "model.onnx").exists(), "modes": {}}
+                     "modes": {}}
     spark = None
     if not args.no_spark:
         from nlp_guard.spark_engine import get_session
@@ -212,9 +216,8 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
         lines.append(f"- {label}: " + "; ".join(notes) + ".")
     if "spark_session_s" in res:
         lines.append(f"- Spark session start (JVM, not in the timings above): {res['spark_session_s']} s.")
-    if not res["model_dir_present"]:
-        lines.append("- The model rows are missing: models/nlp_guard-zh was not installed when this ran "
-                     "(run again after `make train` for rules + model).")
+    if args.rules_only:
+        lines.append("- Rules only (--rules-only): no model rows.")
     if args.note:
         lines.append(f"- {args.note}")
     return "\n".join(lines)
@@ -226,7 +229,7 @@ def main() -> None:
     ap.add_argument("--transcripts", type=int, default=5_000)
     ap.add_argument("--workers", type=int, default=2, help="local worker processes and Spark local[N] cores")
     ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--rules-only", action="store_true", help="skip the model rows even when the model is installed")
+    ap.add_argument("--rules-only", action="store_true", help="skip the model rows (without it, a missing model is an error)")
     ap.add_argument("--no-spark", action="store_true")
     ap.add_argument("--write", action="store_true", help=f"write the '{SECTION}' section of bench/RESULTS.md")
     ap.add_argument("--note", default="", help="a line to add to the section (e.g. what else ran on the machine)")

@@ -115,11 +115,10 @@ def main() -> None:
     rng = random.Random(7)
     systems: dict[str, Predictor] = {"keyword baseline": keyword_baseline,
                                      "rules only": guard_predictor(Guard.default(rules_only=True))}
-    full = Guard.default()
-    if full.classifier is not None:
-        systems[f"model only ({full.model_version})"] = lambda texts, recs: [
-            {c for c, s in sc.items() if s >= 0.5} for sc in full.classifier.predict([normalize(_screenable(t, full.max_chars)).text for t in texts])]
-        systems["Guard: rules + model"] = guard_predictor(full)
+    full = Guard.default()  # the shipped model; a ModelNotFoundError says where it looked
+    systems[f"model only ({full.model_version})"] = lambda texts, recs: [
+        {c for c, s in sc.items() if s >= 0.5} for sc in full.classifier.predict([normalize(_screenable(t, full.max_chars)).text for t in texts])]
+    systems["Guard: rules + model"] = guard_predictor(full)
 
     texts, recs, gold, obf = own_split(None)
     y = np.array([[1.0 if l in g else 0.0 for l in LABELS] for g in gold])

@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import GuardError, RecordError
 from .guard import Guard, Message
+from .model import find_model_dir
 
 MESSAGE_FIELDS = {"id", "text", "recipient", "channel", "sent_at", "agent_id", "debtor_id", "contact", "call_time"}
 TRANSCRIPT_FIELDS = {"id", "turns", "agent_id", "call_time", "sent_at", "channel", "debtor_id"}
@@ -219,6 +220,11 @@ class GuardSpec:
         return Guard.default(load_policy(self.policy_path) if self.policy_path else None,
                              model_dir=self.model_dir, rules_only=self.rules_only, threads=self.threads)
 
+    def resolved(self) -> GuardSpec:
+        """This spec with its model directory found here and now: a missing model fails once, in
+        this process, with its message, instead of in every worker (a pool would respawn them)."""
+        return self if self.rules_only else replace(self, model_dir=str(find_model_dir(self.model_dir)))
+
 
 _WORKER_GUARD: Guard | None = None
 
@@ -292,6 +298,7 @@ def scan_parallel(spec: GuardSpec, records: Iterable[Record], out: io.TextIOBase
     summary = ScanSummary()
     todo = _skipping(records, skip, summary, tick)
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "forkserver")
+    spec = spec.resolved()
     if spec.threads is None:
         spec = replace(spec, threads=worker_threads(workers))
     with ctx.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:

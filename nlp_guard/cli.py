@@ -1,15 +1,20 @@
-"""The ``nlp-guard`` command line: check, scan, policy validate, pii redact."""
+"""The ``nlp-guard`` command line: check, scan, policy validate, pii redact; and the service's
+commands (serve, keys, audit), loaded from the ``api`` package only when one is used."""
 from __future__ import annotations
 
+import importlib
 import json
+import re
 import sys
 from collections.abc import Callable
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .errors import GuardError
+from .errors import GuardError, ModelNotFoundError
 
 _COLORS = {"allow": "green", "flag": "yellow", "block": "red"}
 
@@ -27,12 +32,80 @@ def guard_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--policy", type=click.Path(dir_okay=False), help="A policy pack YAML instead of the bundled one.")(fn)
 
 
+# The service's commands: name -> "module:attribute". Imported when a command is run or listed,
+# so the core never imports the service (and works without the 'api' extra).
+SERVICE_COMMANDS = {"serve": "api.commands:serve", "keys": "api.commands:keys", "audit": "api.commands:audit"}
+
+
+@lru_cache
+def _extra_modules(extra: str) -> frozenset[str]:
+    """Import names of an extra's requirements, from the installed metadata ('prometheus-client' →
+    'prometheus_client'); empty when nlp_guard is not installed."""
+    try:
+        requires = metadata.requires("nlp_guard") or []
+    except metadata.PackageNotFoundError:
+        return frozenset()
+    names = set()
+    for req in requires:
+        spec, _, marker = req.partition(";")
+        if re.search(rf"extra\s*==\s*['\"]{re.escape(extra)}['\"]", marker):
+            names.add(re.split(r"[\s\[<>=!~;]", spec.strip(), maxsplit=1)[0].lower().replace("-", "_"))
+    return frozenset(names)
+
+
+def _importer(exc: ImportError, loading: str) -> str:
+    """Where the failing import ran: the innermost frame outside the import machinery, else the
+    module that was being loaded."""
+    where, tb = loading, exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "?")
+        if module != __name__ and module.partition(".")[0] not in ("importlib", "_frozen_importlib"):
+            where = f"{module}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def _import_problem(exc: ImportError, loading: str) -> str:
+    """What a failed import of the service (``loading``) means. Only a missing dependency of the 'api'
+    extra gets the install hint; anything else is a fault in the service, shown as what it is and where."""
+    missing = (exc.name or "").partition(".")[0] if isinstance(exc, ModuleNotFoundError) else ""
+    if missing and missing in _extra_modules("api"):
+        return f"this command needs the 'api' extra: pip install 'nlp_guard[api]' ({missing} is not installed)"
+    return f"the service's commands failed to load: {type(exc).__name__} in {_importer(exc, loading)}: {exc}"
+
+
+def _unavailable(name: str, problem: str) -> click.Command:
+    def fail() -> None:
+        raise click.ClickException(problem)
+
+    return click.Command(name, callback=fail, help=f"(unavailable) {problem}", add_help_option=False,
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
+
+@lru_cache
+def _service_command(name: str) -> click.Command:
+    module, _, attr = SERVICE_COMMANDS[name].partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ImportError as exc:
+        return _unavailable(name, _import_problem(exc, module))
+
+
 class _Group(click.Group):
-    """Turns library errors into one-line messages, never stack traces."""
+    """Turns library errors into one-line messages, never stack traces; finds the service's commands."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *SERVICE_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        return cmd if cmd is not None or cmd_name not in SERVICE_COMMANDS else _service_command(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except ModelNotFoundError as exc:
+            raise click.ClickException(f"{exc}. To screen with rules only, pass --rules-only.") from None
         except GuardError as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -77,6 +150,8 @@ def check(text: str, recipient: str, as_json: bool, policy: str | None, rules_on
         console.print(f"[cyan]◆ PII {p.type}[/]: {p.text}")
     if decision.rewrite:
         console.print(f"[green]建议改写:[/] {decision.rewrite}")
+    model = f"model {decision.model_version}" if decision.model_version else "rules only (no model)"
+    console.print(f"[dim]{model} · policy {decision.policy_version}[/]", highlight=False)
 
 
 @main.command()
@@ -234,7 +309,8 @@ def feedback() -> None:
 @feedback.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
-              help="The SQLite feedback store (default: training/data/feedback.sqlite or $NLP_GUARD_FEEDBACK_DB).")
+              help="The SQLite feedback store (default: $NLP_GUARD_FEEDBACK_DB, else feedback.sqlite in the "
+                   "user data folder, e.g. ~/.local/share/nlp_guard).")
 @click.option("--reviewer", help="Reviewer for rows whose reviewer column is empty.")
 def feedback_import(file: Path, store: Path | None, reviewer: str | None) -> None:
     """Store the verdicts (confirmed | false_positive) of a queue export (CSV/XLSX) or a JSONL file."""
@@ -276,18 +352,3 @@ def pii_redact(text: str | None, style: str) -> None:
     lines = [text] if text is not None else [line.rstrip("\n") for line in sys.stdin]
     for line in lines:
         click.echo(redact_original(line, style=style))
-
-
-# The service's commands (serve, keys, audit) come with the 'api' extra.
-try:
-    from api.commands import COMMANDS as _API_COMMANDS
-except ImportError as _exc:
-    _hint = f"this command needs the 'api' extra: pip install 'nlp_guard[api]' ({_exc.name or _exc} is missing)"
-    for _name in ("serve", "keys", "audit"):
-        @main.command(_name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-                      help=f"(needs the 'api' extra) {_name}", add_help_option=False)
-        def _unavailable() -> None:
-            raise click.ClickException(_hint)
-else:
-    for _cmd in _API_COMMANDS:
-        main.add_command(_cmd)

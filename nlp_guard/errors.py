@@ -6,7 +6,8 @@
     │   ├── TextTooLongError       E102 text over the configured limit
     │   └── RecordError            E103 one batch record is malformed (carries line number)
     ├── PolicyError                E201 a policy file or overlay does not validate
-    └── ModelError                 E301 a model directory is missing, corrupt or incomplete
+    └── ModelError                 E301 a model directory is corrupt or incomplete, or cannot be loaded
+        └── ModelNotFoundError     E302 no model directory was found (or the one named does not exist)
 
 The CLI turns these into one-line messages and the API into 4xx responses;
 neither ever shows a stack trace to the user.
@@ -51,3 +52,9 @@ class PolicyError(GuardError):
 
 class ModelError(GuardError):
     code = "E301"
+
+
+class ModelNotFoundError(ModelError):
+    """No model to load: a guard never falls back to rules only unless asked (``rules_only``)."""
+
+    code = "E302"

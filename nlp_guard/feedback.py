@@ -4,8 +4,9 @@
     # QA fills the verdict column: confirmed | false_positive (确认 | 误报 also accepted)
     nlp-guard feedback import queue.xlsx --reviewer li.na
 
-The store is one SQLite file (default ``training/data/feedback.sqlite``; ``--store`` or
-``NLP_GUARD_FEEDBACK_DB`` to change it). SQLite, not a folder of JSONL, because an
+The store is one SQLite file (default ``feedback.sqlite`` in the user's data folder, e.g.
+``~/.local/share/nlp_guard`` on Linux, so an installed package never writes into its own
+tree; ``--store`` or ``NLP_GUARD_FEEDBACK_DB`` to change it). SQLite, not a folder of JSONL, because an
 import is one transaction (a sheet with a bad row changes nothing) and re-importing
 the same file is a no-op (rows are keyed by the file's SHA-256 and row number).
 Every verdict keeps its provenance: source file, its hash, row, reviewer, imported_at.
@@ -23,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_data_path
+
 from .errors import InputError
 
 VERDICTS = ("confirmed", "false_positive")
 _ALIASES = {"confirmed": "confirmed", "confirm": "confirmed", "确认": "confirmed", "属实": "confirmed",
             "false_positive": "false_positive", "false positive": "false_positive", "fp": "false_positive",
             "误报": "false_positive"}
-DEFAULT_STORE = Path(__file__).resolve().parent.parent / "training" / "data" / "feedback.sqlite"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -75,7 +77,8 @@ class ImportResult:
 
 
 def default_store() -> Path:
-    return Path(os.environ.get("NLP_GUARD_FEEDBACK_DB") or DEFAULT_STORE)
+    """``$NLP_GUARD_FEEDBACK_DB``, else ``feedback.sqlite`` in the user's data folder (platformdirs)."""
+    return Path(os.environ.get("NLP_GUARD_FEEDBACK_DB") or user_data_path("nlp_guard") / "feedback.sqlite")
 
 
 def _split(value: Any) -> tuple[str, ...]:

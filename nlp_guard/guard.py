@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -18,6 +17,7 @@ from .engine import PolicyEngine
 from .errors import EmptyTextError, InputError, TextTooLongError
 from .explain import Driver, Request, explain
 from .finding import Finding
+from .model import find_model_dir, load_classifier
 from .normalize import Normalized, normalize
 from .pii import analyze
 from .policy import PolicyPack, default_policy
@@ -31,7 +31,6 @@ MAX_CHARS = 5_000
 EXPLAIN_MODES = ("auto", "head", "occlusion")
 SPEAKERS = ("agent", "customer")
 _BAD_CONTROL = regex.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "nlp_guard-zh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +67,6 @@ def _why(words: str, category: str, weight: float, from_head: bool) -> str:
 
 @lru_cache(maxsize=4)
 def _shared_classifier(path: Path, threads: int | None) -> Classifier:
-    from .model import load_classifier
-
     return load_classifier(path, threads=threads)
 
 
@@ -99,13 +96,14 @@ class Guard:
     @classmethod
     def default(cls, policy: PolicyPack | None = None, model_dir: str | Path | None = None,
                 rules_only: bool = False, threads: int | None = None) -> Guard:
-        """The shipped policy with the shipped model (when it is installed); the model is
-        loaded once per process and shared by every Guard built here. ``threads`` caps
+        """The shipped policy with a model: ``model_dir``, else ``$NLP_GUARD_MODEL_DIR``, else the
+        model installed with the package (``nlp_guard.model.find_model_dir``). No model is a
+        ModelNotFoundError, never a silent rules-only guard: ask for that with ``rules_only=True``.
+        The model is loaded once per process and shared by every Guard built here. ``threads`` caps
         the model's intra-op threads (default: every core), for processes that share cores."""
         if rules_only:
             return cls(policy)
-        path = Path(model_dir or os.environ.get("NLP_GUARD_MODEL_DIR") or DEFAULT_MODEL_DIR)
-        return cls(policy, classifier=_shared_classifier(path.resolve(), threads) if model_dir or path.exists() else None)
+        return cls(policy, classifier=_shared_classifier(find_model_dir(model_dir), threads))
 
     @property
     def model_version(self) -> str | None:

@@ -8,16 +8,22 @@ sit beside them.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .classifier import Scored, Span
-from .errors import ModelError
+from .errors import ModelError, ModelNotFoundError
 
 REQUIRED_FILES = ("model.onnx", "tokenizer.json", "config.json")
+MODEL_NAME = "nlp_guard-zh"
+MODEL_ENV = "NLP_GUARD_MODEL_DIR"
+MODEL_PACKAGE = "nlp_guard_models"  # the top-level models/ folder, installed as package data (see setup.py)
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
 # onnxruntime fuses each residual Add + LayerNormalization into SkipLayerNormalization, whose CPU kernel
 # measured about 5x slower here than the pair it replaces (1.3 ms vs 0.23 ms for 960x384 on 2 cores)
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
@@ -183,12 +189,53 @@ def _spans(p: Any, offsets: Sequence[tuple[int, int]], text: str, on: float = 0.
     return tuple(sorted(spans, key=lambda s: (-s.weight, s.start)))
 
 
-def load_classifier(path: str | Path, threads: int | None = None) -> OnnxClassifier:
-    """Load a model directory, or explain what is missing."""
+def shipped_model_dirs() -> list[Path]:
+    """Where the shipped model lives, in search order: the source checkout this package runs from
+    (an editable install or PYTHONPATH; ``make train`` writes there), then the package data installed
+    with it (a wheel). A checkout comes first so its code never runs another tree's model."""
+    places = []
+    if (_SOURCE_ROOT / "pyproject.toml").is_file():
+        places.append(_SOURCE_ROOT / "models" / MODEL_NAME)
+    try:
+        data = resources.files(MODEL_PACKAGE) / MODEL_NAME
+    except ModuleNotFoundError:
+        data = None
+    if isinstance(data, Path):  # not a zipped install: onnxruntime needs a real file
+        places.append(data)
+    return list(dict.fromkeys(p.resolve() for p in places))
+
+
+def find_model_dir(model_dir: str | Path | None = None) -> Path:
+    """The model directory to load: ``model_dir``, else ``$NLP_GUARD_MODEL_DIR``, else the shipped
+    model (``shipped_model_dirs``). A directory that was named but does not exist, or no model
+    anywhere, is a ModelNotFoundError: nothing falls back to rules only without being asked."""
+    for named, source in ((model_dir, ""), (os.environ.get(MODEL_ENV), f" (from {MODEL_ENV})")):
+        if named:
+            path = Path(named).expanduser()
+            if not path.is_dir():
+                raise ModelNotFoundError(f"model directory {path}{source} does not exist")
+            return path.resolve()
+    places = shipped_model_dirs()
+    for path in places:
+        if path.is_dir():
+            return path
+    looked = ", ".join(map(str, places)) or f"no {MODEL_PACKAGE} package is installed"
+    raise ModelNotFoundError(f"no model found (looked in: {looked}); name a model directory, set {MODEL_ENV}, "
+                             f"or install nlp_guard with its model ('make train' writes models/{MODEL_NAME})")
+
+
+def check_model_dir(path: str | Path) -> ModelConfig:
+    """The config of a complete model directory, read without loading the model (a cheap start-up check)."""
     p = Path(path)
     if not p.is_dir():
-        raise ModelError(f"model directory {p} does not exist; run 'make train' or set NLP_GUARD_MODEL_DIR")
+        raise ModelNotFoundError(f"model directory {p} does not exist; run 'make train' or set {MODEL_ENV}")
     missing = [f for f in REQUIRED_FILES if not (p / f).is_file()]
     if missing:
         raise ModelError(f"model directory {p} is incomplete: missing {', '.join(missing)}")
-    return OnnxClassifier(p, threads=threads)
+    return ModelConfig.read(p / "config.json")
+
+
+def load_classifier(path: str | Path, threads: int | None = None) -> OnnxClassifier:
+    """Load a model directory, or explain what is missing."""
+    check_model_dir(path)
+    return OnnxClassifier(Path(path), threads=threads)

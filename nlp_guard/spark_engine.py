@@ -22,9 +22,12 @@ Written output: JSONL is the ``result`` column, one line per record, in input
 order; Parquet holds the result object's own fields as columns (``PARQUET_DDL``,
 with ``id`` as a string) plus ``line``.
 
-On a cluster, executors need nlp_guard installed, and for the model its
-directory: ship it (e.g. ``--archives nlp_guard-zh.tgz#model``) and set
-``spark.executorEnv.NLP_GUARD_MODEL_DIR=model``, or pass ``model_dir``.
+On a cluster, executors need nlp_guard installed; its wheel carries the model, so
+they find it as package data. To run another model, ship its directory (e.g.
+``--archives model.tgz#model``) and set ``spark.executorEnv.NLP_GUARD_MODEL_DIR=model``,
+or pass ``model_dir``. An executor without a model fails its task (ModelNotFoundError);
+it never screens with rules only unless ``rules_only=True``. With a local master the
+model is looked up once on the driver first, so a missing one fails before any task.
 
 PySpark is an optional extra: ``pip install 'nlp_guard[spark]'`` (it needs Java 17+).
 """
@@ -190,6 +193,13 @@ def _scan_prepared(prepared: DataFrame, spec: GuardSpec, kind: str, header: list
     return prepared.mapInPandas(_screen_partition(spec, kind, header), RESULT_DDL)
 
 
+def _spec(spark: SparkSession, rules_only: bool, policy_path: str | None, model_dir: str | None) -> GuardSpec:
+    """The executors' GuardSpec. A local master's executors share this machine, so their model is
+    found here first; a cluster's executors find their own (package data or NLP_GUARD_MODEL_DIR)."""
+    spec = GuardSpec(rules_only, policy_path, model_dir, threads=TASK_THREADS)
+    return spec.resolved() if spark.sparkContext.master.startswith("local") else spec
+
+
 def scan_dataframe(df: DataFrame, rules_only: bool = False, policy_path: str | None = None,
                    model_dir: str | None = None) -> DataFrame:
     """Screen a DataFrame of messages (id, text, recipient, …) or transcripts (id, turns, …).
@@ -199,7 +209,7 @@ def scan_dataframe(df: DataFrame, rules_only: bool = False, policy_path: str | N
     in input order. Numbering the rows costs one extra pass over the input.
     """
     _require_pyspark()
-    spec = GuardSpec(rules_only, policy_path, model_dir, threads=TASK_THREADS)
+    spec = _spec(df.sparkSession, rules_only, policy_path, model_dir)
     return _scan_prepared(_prepare_frame(df), spec, "json", None)
 
 
@@ -239,7 +249,7 @@ def scan_path(spark: SparkSession, source: str, output: str, *, fmt: str = "auto
     """Read, screen and write; returns a summary (records, errors, decisions) computed from the output."""
     from pyspark import StorageLevel
 
-    spec = GuardSpec(rules_only, policy_path, model_dir, threads=TASK_THREADS)
+    spec = _spec(spark, rules_only, policy_path, model_dir)
     prepared, kind, header = read_input(spark, source, fmt, table=table, partitions=partitions)
     results = _scan_prepared(prepared, spec, kind, header).persist(StorageLevel.MEMORY_AND_DISK)
     try:

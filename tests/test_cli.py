@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -16,8 +17,11 @@ def run(*args: str, input: str | None = None) -> click.testing.Result:
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    """Every command, the service's (loaded on demand) included."""
+    ctx = click.Context(group)
     out = []
-    for name, cmd in group.commands.items():
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
         out.append((prefix + name, cmd))
         if isinstance(cmd, click.Group):
             out += _commands(cmd, prefix + name + " ")
@@ -46,6 +50,97 @@ def test_check_terminal_output_shows_words_and_suggestion() -> None:
     r = run("check", "--rules-only", "--recipient", "emergency_contact", "他在借呗欠了5000元逾期了")
     assert r.exit_code == 0
     assert "BLOCK" in r.output and "privacy.third_party_disclosure" in r.output and "转告" in r.output
+    assert r.output.splitlines()[-1].startswith("rules only (no model) · policy cn-collection-")
+
+
+@pytest.mark.slow
+def test_check_says_which_model_ran() -> None:
+    from nlp_guard.model import check_model_dir, find_model_dir
+
+    version = check_model_dir(find_model_dir()).version
+    r = run("check", "听说你家孩子在实验小学上学，每天几点放学我们都清楚")
+    assert r.exit_code == 0 and r.output.splitlines()[-1].startswith(f"model {version} · policy ")
+    assert json.loads(run("check", "--json", "您好，请按时还款").output)["model_version"] == version
+
+
+@pytest.mark.parametrize("args", [["check", "老赖快还钱"], ["check", "--json", "您好"]])
+def test_check_without_a_model_is_a_clear_error(no_model: Path, args: list[str]) -> None:
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1 and r.exception is not None and isinstance(r.exception, SystemExit)
+    assert "Error: [E302] no model found" in r.output and str(no_model) in r.output
+    assert "pass --rules-only" in r.output and "Traceback" not in r.output
+
+
+def test_a_model_directory_named_in_the_environment_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NLP_GUARD_MODEL_DIR", str(tmp_path / "typo"))
+    r = CliRunner().invoke(main, ["check", "您好"])
+    assert r.exit_code == 1 and "[E302] model directory" in r.output and "(from NLP_GUARD_MODEL_DIR) does not exist" in r.output
+
+
+@pytest.mark.timeout(60)
+def test_parallel_scan_without_a_model_fails_once_before_any_worker(no_model: Path, tmp_path: Path) -> None:
+    """A worker pool whose initialiser fails respawns its workers for ever; the model is looked up first."""
+    src = tmp_path / "in.txt"
+    src.write_text("老赖还钱\n您好请还款\n", "utf-8")
+    r = CliRunner().invoke(main, ["scan", str(src), "-o", str(tmp_path / "out.jsonl"), "--workers", "2"])
+    assert r.exit_code == 1 and "[E302] no model found" in r.output and "Traceback" not in r.output
+    ok = run("scan", "--rules-only", str(src), "-o", str(tmp_path / "out.jsonl"), "--workers", "2")
+    assert ok.exit_code == 0 and len((tmp_path / "out.jsonl").read_text("utf-8").splitlines()) == 2
+
+
+# -- the service's commands: loaded on demand, import errors shown as what they are ----------
+def test_importing_the_cli_does_not_import_the_service() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, nlp_guard.cli; print(sorted(m for m in sys.modules if m == 'api' or m.startswith('api.')))"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.strip() == "[]", p.stderr
+
+
+@pytest.fixture
+def fake_service(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[[str], None]]:
+    """Point 'serve' at a module written by the test (on sys.path), loaded afresh."""
+    import sys
+
+    import nlp_guard.cli as cli
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cli._service_command.cache_clear()
+
+    def write(source: str) -> None:
+        (tmp_path / "fake_service.py").write_text(source, "utf-8")
+        (tmp_path / "fake_service_inner.py").write_text('"""a module of the service"""\nimport not_a_real_dependency\n', "utf-8")
+        for name in ("fake_service", "fake_service_inner"):
+            sys.modules.pop(name, None)
+        monkeypatch.setitem(cli.SERVICE_COMMANDS, "serve", "fake_service:serve")
+
+    yield write
+    cli._service_command.cache_clear()
+
+
+@pytest.mark.parametrize(("source", "shown"), [
+    ("import fake_service_inner\n",
+     "ModuleNotFoundError in fake_service_inner, line 2: No module named 'not_a_real_dependency'"),
+    ("from nlp_guard.guard import NoSuchThing\n",
+     "ImportError in fake_service, line 1: cannot import name 'NoSuchThing' from 'nlp_guard.guard'"),
+])
+def test_an_import_error_inside_the_service_is_shown_as_what_it_is(fake_service: Callable[[str], None],
+                                                                   source: str, shown: str) -> None:
+    fake_service(source)
+    for args in (["serve"], ["serve", "--port", "9"]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1 and "Traceback" not in r.output
+        assert f"Error: the service's commands failed to load: {shown}" in r.output
+        assert "extra" not in r.output  # installing the api extra would not fix this
+    assert run("check", "--rules-only", "您好").exit_code == 0  # the core still works
+
+
+def test_a_missing_api_extra_dependency_gets_the_install_hint(fake_service: Callable[[str], None]) -> None:
+    fake_service("raise ModuleNotFoundError(\"No module named 'uvicorn'\", name='uvicorn')\n")
+    r = CliRunner().invoke(main, ["serve"])
+    assert r.exit_code == 1
+    assert "this command needs the 'api' extra: pip install 'nlp_guard[api]' (uvicorn is not installed)" in r.output
 
 
 def test_check_empty_text_is_a_clear_error() -> None:

@@ -74,6 +74,30 @@ def test_jsonl_and_csv_need_a_reviewer(tmp_path: Path) -> None:
     assert "imported 1" in out
 
 
+def test_default_store_is_the_user_data_folder_not_the_source_tree(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    import sys
+
+    from platformdirs import user_data_path
+
+    from nlp_guard.feedback import default_store
+
+    monkeypatch.delenv("NLP_GUARD_FEEDBACK_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # Linux: where user data folders live
+    store = default_store()
+    assert store == user_data_path("nlp_guard") / "feedback.sqlite"
+    assert Path(__file__).resolve().parents[1] not in store.resolve().parents
+    if sys.platform.startswith("linux"):
+        assert store == tmp_path / "data" / "nlp_guard" / "feedback.sqlite"
+    src = tmp_path / "v.jsonl"
+    src.write_text(json.dumps({"id": "x1", "text": "老赖还钱", "categories": ["abuse"], "verdict": "confirmed"},
+                              ensure_ascii=False) + "\n", "utf-8")
+    assert f"into {store}" in _cli("feedback", "import", str(src), "--reviewer", "qa1")
+    assert [r["text"] for r in FeedbackStore(store).rows()] == ["老赖还钱"]
+    monkeypatch.setenv("NLP_GUARD_FEEDBACK_DB", str(tmp_path / "chosen.sqlite"))
+    assert default_store() == tmp_path / "chosen.sqlite"
+
+
 def _row(text: str, cats: list[str], verdict: str, n: int, **kw: object) -> dict:
     return {"queue_id": f"q{n}", "text": text, "categories": cats, "subcategories": [f"{c}.x" for c in cats],
             "verdict": verdict, "reviewer": kw.get("reviewer", "qa"), "source_file": "queue.xlsx",

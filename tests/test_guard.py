@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
-from nlp_guard import Classifier, EmptyTextError, Guard, InputError, TextTooLongError
+from nlp_guard import Classifier, EmptyTextError, Guard, InputError, ModelError, ModelNotFoundError, TextTooLongError
 from nlp_guard.guard import Message
+from nlp_guard.model import find_model_dir
 
 REMINDER = "您好，您在借呗的借款8000元已逾期30天，请尽快还款"
 
@@ -167,3 +169,66 @@ def test_token_patterns_segment_only_when_they_can_match(
     d = rules_guard.check(text)
     assert bool(calls) == segmented
     assert any("threat.family.routine" in v.detectors for v in d.violations) == fires
+
+
+# -- where the model comes from --------------------------------------------------------------
+def _model_like(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+def test_no_model_is_an_error_not_a_rules_only_guard(no_model: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="no model found") as err:
+        Guard.default()
+    assert err.value.code == "E302" and isinstance(err.value, ModelError)
+    assert str(no_model) in err.value.message and "NLP_GUARD_MODEL_DIR" in err.value.message
+    asked = Guard.default(rules_only=True)  # rules only is something one asks for
+    assert asked.classifier is None and asked.check("老赖快还钱").decision == "block"
+
+
+@pytest.mark.parametrize("source", ["argument", "environment"])
+def test_a_named_model_directory_that_does_not_exist_is_an_error(
+        no_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, source: str) -> None:
+    shipped = _model_like(no_model)  # a shipped model exists, but the named one wins and is missing
+    assert find_model_dir() == shipped.resolve()
+    missing = tmp_path / "typo"
+    if source == "environment":
+        monkeypatch.setenv("NLP_GUARD_MODEL_DIR", str(missing))
+    with pytest.raises(ModelNotFoundError, match="does not exist") as err:
+        Guard.default(model_dir=missing if source == "argument" else None)
+    assert str(missing) in err.value.message
+    assert ("from NLP_GUARD_MODEL_DIR" in err.value.message) == (source == "environment")
+
+
+def test_model_directory_precedence(no_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    arg, env, shipped = _model_like(tmp_path / "arg"), _model_like(tmp_path / "env"), _model_like(no_model)
+    monkeypatch.setenv("NLP_GUARD_MODEL_DIR", str(env))
+    assert find_model_dir(arg) == arg.resolve()
+    assert find_model_dir() == env.resolve()
+    monkeypatch.setenv("NLP_GUARD_MODEL_DIR", "")  # set but empty: not a choice
+    assert find_model_dir() == shipped.resolve()
+
+
+def test_shipped_model_is_package_data_outside_a_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Installed from a wheel (no source checkout around the package), the model is found through
+    importlib.resources as the package nlp_guard_models."""
+    import sys
+
+    import nlp_guard.model as model
+
+    site = tmp_path / "site-packages"
+    data = _model_like(site / "nlp_guard_models" / "nlp_guard-zh")
+    (site / "nlp_guard_models" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "nlp_guard_models", raising=False)
+    monkeypatch.setattr(model, "_SOURCE_ROOT", site)  # no pyproject.toml: not a checkout
+    monkeypatch.delenv("NLP_GUARD_MODEL_DIR", raising=False)
+    assert model.shipped_model_dirs() == [data.resolve()]
+    assert find_model_dir() == data.resolve()
+
+
+def test_a_checkout_runs_its_own_model_first() -> None:
+    from nlp_guard.model import shipped_model_dirs
+
+    root = Path(__file__).resolve().parents[1]
+    assert shipped_model_dirs()[0] == (root / "models" / "nlp_guard-zh").resolve()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nlp_guard import Guard
-from nlp_guard.guard import DEFAULT_MODEL_DIR
+from nlp_guard.model import find_model_dir
 
 pytestmark = pytest.mark.slow
 CASES = [json.loads(l) for l in (Path(__file__).parent / "golden" / "model_decisions.jsonl").read_text("utf-8").splitlines()]
@@ -16,8 +16,7 @@ CASES = [json.loads(l) for l in (Path(__file__).parent / "golden" / "model_decis
 
 @pytest.fixture(scope="module")
 def guard() -> Guard:
-    assert DEFAULT_MODEL_DIR.is_dir(), f"the shipped model is missing at {DEFAULT_MODEL_DIR}"
-    g = Guard.default()
+    g = Guard.default()  # ModelNotFoundError (saying where it looked) when the shipped model is missing
     assert g.classifier is not None
     return g
 
@@ -41,12 +40,13 @@ def test_model_only_violation_has_word_level_evidence(guard: Guard) -> None:
 
 
 def test_model_artefacts_describe_themselves() -> None:
+    shipped = find_model_dir()
     for name in ("model.onnx", "tokenizer.json", "config.json", "metrics.json", "MODEL_CARD.md"):
-        assert (DEFAULT_MODEL_DIR / name).is_file(), name
-    cfg = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())
+        assert (shipped / name).is_file(), name
+    cfg = json.loads((shipped / "config.json").read_text())
     assert cfg["labels"] == ["threat", "abuse", "deception", "privacy", "coercion"]
-    size = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir())
-    assert size < 120 * 2**20
+    size = sum(p.stat().st_size for p in shipped.iterdir())
+    assert size < 120 * 2**20  # the wheel carries it as package data while it stays this small
 
 
 def test_thread_cap_gets_its_own_session_and_the_same_scores(guard: Guard) -> None:

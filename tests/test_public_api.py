@@ -9,5 +9,5 @@ def test_all_is_sorted_and_exported() -> None:
 
 def test_errors_carry_codes() -> None:
     codes = {cls.code for cls in (nlp_guard.EmptyTextError, nlp_guard.TextTooLongError, nlp_guard.RecordError,
-                                  nlp_guard.PolicyError, nlp_guard.ModelError)}
-    assert len(codes) == 5 and all(c.startswith("E") for c in codes)
+                                  nlp_guard.PolicyError, nlp_guard.ModelError, nlp_guard.ModelNotFoundError)}
+    assert len(codes) == 6 and all(c.startswith("E") for c in codes)

@@ -143,3 +143,17 @@ def test_cli_engine_spark_on_a_table_and_a_file(spark, jsonl_input: Path, tmp_pa
 
     r = CliRunner().invoke(main, ["scan", "--engine", "spark", "--resume", str(jsonl_input), "-o", str(out2)])
     assert r.exit_code == 2 and "--resume is for the local engine" in r.output
+
+
+def test_local_master_without_a_model_fails_on_the_driver_before_any_task(spark, no_model: Path,
+                                                                          tmp_path: Path) -> None:
+    from nlp_guard import ModelNotFoundError
+    from nlp_guard.spark_engine import scan_dataframe, scan_path
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "m1", "text": "老赖快还钱"}, ensure_ascii=False) + "\n", "utf-8")
+    with pytest.raises(ModelNotFoundError, match="no model found"):
+        scan_dataframe(spark.read.json(str(src)))
+    with pytest.raises(ModelNotFoundError, match="no model found"):
+        scan_path(spark, str(src), str(tmp_path / "out.jsonl"))
+    assert not (tmp_path / "out.jsonl").exists()

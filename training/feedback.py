@@ -1,7 +1,7 @@
 """QA verdicts → labelled TRAIN-only examples, with provenance, and the ship guard.
 
-    python -m training.feedback [--store training/data/feedback.sqlite]   # examples + data card, no training
-    python -m training.train --feedback training/data/feedback.sqlite       # retrain with them
+    python -m training.feedback [--store FILE]   # examples + data card, no training (default: default_store())
+    python -m training.train --feedback FILE      # retrain with them
 
 Rules (per text, the latest verdict for a category wins):
 - confirmed       → the categories the guard raised are labels of the text;

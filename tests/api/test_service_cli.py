@@ -68,3 +68,51 @@ def test_missing_api_extra_fails_politely(monkeypatch):
             "from nlp_guard.cli import main; main(['serve'])")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "pip install 'nlp_guard[api]'" in p.stderr and "Traceback" not in p.stderr
+
+
+# -- serve and the model ----------------------------------------------------------------------
+@pytest.fixture
+def uvicorn_runs(monkeypatch):
+    """Stand in for uvicorn.run: record the app serve would start, start nothing."""
+    import uvicorn
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(app))
+    monkeypatch.delenv("NLP_GUARD_RULES_ONLY", raising=False)
+    return started
+
+
+def test_serve_refuses_to_start_without_a_model(no_model, uvicorn_runs, db_url):
+    r = CliRunner().invoke(main, ["serve", "--database-url", db_url])
+    assert r.exit_code == 1 and not uvicorn_runs and "Traceback" not in r.output
+    assert "[E302] no model found" in r.output and str(no_model) in r.output
+    assert "Not starting" in r.output and "--rules-only" in r.output and "NLP_GUARD_RULES_ONLY=true" in r.output
+
+
+def test_serve_with_a_missing_named_model_directory_refuses(uvicorn_runs, db_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("NLP_GUARD_MODEL_DIR", str(tmp_path / "typo"))
+    r = CliRunner().invoke(main, ["serve", "--database-url", db_url])
+    assert r.exit_code == 1 and not uvicorn_runs and f"{tmp_path / 'typo'}" in r.output and "does not exist" in r.output
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_serve_rules_only_starts_without_a_model_and_says_so(no_model, uvicorn_runs, db_url, monkeypatch, how):
+    if how == "environment":
+        monkeypatch.setenv("NLP_GUARD_RULES_ONLY", "true")
+    r = CliRunner().invoke(main, ["serve", "--database-url", db_url] + (["--rules-only"] if how == "flag" else []))
+    assert r.exit_code == 0, r.output
+    assert "(database sqlite, rules only, no model)" in r.output
+    (app,) = uvicorn_runs
+    assert app.state.service.settings.rules_only is True
+
+
+def test_serve_announces_the_model_it_will_load(uvicorn_runs, db_url, monkeypatch):
+    from nlp_guard.model import check_model_dir, find_model_dir
+
+    monkeypatch.delenv("NLP_GUARD_MODEL_DIR", raising=False)
+    path = find_model_dir()
+    r = CliRunner().invoke(main, ["serve", "--database-url", db_url])
+    assert r.exit_code == 0, r.output
+    assert f"(database sqlite, model {check_model_dir(path).version} from {path})" in r.output
+    (app,) = uvicorn_runs
+    assert app.state.service.settings.model_dir == path and app.state.service.settings.rules_only is False
