@@ -12,18 +12,7 @@ import pytest
 from nlp_guard import Guard, ModelError
 from nlp_guard.model import calibrate, load_classifier
 
-LABELS = ["threat", "abuse", "deception", "privacy", "coercion"]
-CHARS = "你我他的了是不还钱款逾期天元老赖后果自负请尽快处理谢谢0123456789，。"
-
-
-def _tokenizer_json(path: Path) -> None:
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-
-    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, **{c: i + 4 for i, c in enumerate(CHARS)}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
-    tok.save(str(path))
+from tiny_model import CHARS, LABELS, bert_config_kwargs, write_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +23,10 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from training.export import write_model_dir
 
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=len(CHARS) + 4, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=64, num_labels=5, pad_token_id=1)
+    cfg = BertConfig(**bert_config_kwargs(), num_labels=5)
     model = BertForSequenceClassification(cfg).eval()
     out = tmp_path_factory.mktemp("tiny")
-    _tokenizer_json(out / "src_tokenizer.json")
+    write_tokenizer(out / "src_tokenizer.json")
     write_model_dir(model, out / "src_tokenizer.json", out / "model", labels=LABELS,
                     thresholds=dict.fromkeys(LABELS, 0.4), version="tiny-0", max_length=12, stride=4, quantize=False)
     return out / "model"

@@ -70,7 +70,7 @@ class DistillArgs:
     hard_weight: float = 0.5
     hidden_weight: float = 1.0
     token_weight: float = 1.0
-    occlusion_cap: int = 60_000
+    occlusion_cap: int = 50_000
     time_budget_s: float = 0.0  # >0: fewer student steps when the first ones show the run would take longer
     seed: int = 13
     device: str = "auto"
@@ -126,8 +126,9 @@ def build_net(config_kwargs: dict, n_labels: int, token_head: bool):
     return GuardNet()
 
 
-def teacher_from_onnx(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """The teacher's config and weights, read back from its (partly int8) ONNX export.
+def teacher_from_onnx(path: Path, heads: int | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """The teacher's config and weights, read back from its (partly int8) ONNX export
+    (``heads`` defaults to multilingual-e5-small's head size of 32).
 
     Dynamic int8 MatMul weights are stored transposed ([in, out]) with one scale and
     zero point per output channel; fp32 ones keep their MatMul node's name."""
@@ -136,9 +137,19 @@ def teacher_from_onnx(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
 
     graph = onnx.load(str(path)).graph
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    inits.update({n.output[0]: inits[n.input[0]] for n in graph.node if n.op_type == "Identity" and n.input[0] in inits})
     state = {k[len("inner."):]: v for k, v in inits.items() if k.startswith("inner.") and "_Transposed" not in k}
-    for node in graph.node:
-        if node.op_type not in ("MatMul", "MatMulInteger") or not node.name.startswith("/inner/"):
+    for node in graph.node:  # the exporter shares identical tensors (fresh zero biases), so names come from nodes
+        if not node.name.startswith("/inner/"):
+            continue
+        module = node.name[len("/inner/"):].rsplit("/", 1)[0].replace("/", ".")
+        if node.op_type == "LayerNormalization":
+            state[module + ".weight"], state[module + ".bias"] = inits[node.input[1]], inits[node.input[2]]
+        elif node.op_type == "Add" and module.endswith(("query", "key", "value", "dense", "classifier")):
+            bias = [i for i in node.input if i in inits]
+            if bias:
+                state[module + ".bias"] = inits[bias[0]]
+        if node.op_type not in ("MatMul", "MatMulInteger"):
             continue
         weight = node.input[1]
         if node.op_type == "MatMul":
@@ -148,11 +159,11 @@ def teacher_from_onnx(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
         else:
             base = weight[: -len("_quantized")]
             w = (inits[weight].astype(np.float32) - inits[base + "_zero_point"].astype(np.float32)) * inits[base + "_scale"]
-        state[node.name[len("/inner/"):].rsplit("/", 1)[0].replace("/", ".") + ".weight"] = np.ascontiguousarray(w.T)
+        state[module + ".weight"] = np.ascontiguousarray(w.T)
     layers = 1 + max(int(k.split(".")[3]) for k in state if k.startswith("bert.encoder.layer."))
     emb = state["bert.embeddings.word_embeddings.weight"]
     config = {"vocab_size": emb.shape[0], "hidden_size": emb.shape[1], "num_hidden_layers": layers,
-              "num_attention_heads": emb.shape[1] // 32,
+              "num_attention_heads": heads or emb.shape[1] // 32,
               "intermediate_size": state["bert.encoder.layer.0.intermediate.dense.weight"].shape[0],
               "max_position_embeddings": state["bert.embeddings.position_embeddings.weight"].shape[0],
               "type_vocab_size": state["bert.embeddings.token_type_embeddings.weight"].shape[0],
@@ -203,12 +214,12 @@ def pad_batch(seqs: list[list[int]], pad: int):
     import torch
 
     width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    ids = np.full((len(seqs), width), pad, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
     for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s)
+        ids[i, : len(s)] = s
         mask[i, : len(s)] = 1
-    return ids, mask
+    return torch.from_numpy(ids), torch.from_numpy(mask)
 
 
 def predict(net, ids: list[list[int]], pad: int, device, batch: int = 512, tokens: bool = False):
@@ -468,14 +479,14 @@ def main(argv: list[str] | None = None) -> None:
           f"dev {len(dev)}; device {device}", flush=True)
     t = lap("data", t_start)
 
-    config, tstate = teacher_from_onnx(Path(args.teacher) / "model.onnx")
+    teacher_cfg = json.loads((Path(args.teacher) / "config.json").read_text("utf-8"))
+    config, tstate = teacher_from_onnx(Path(args.teacher) / "model.onnx", teacher_cfg.get("attention_heads"))
     config["attn_implementation"] = "sdpa" if device.type == "cuda" else "eager"
     teacher = build_net(config, len(LABELS), token_head=False)
     load_state(teacher, tstate)
     teacher.to(device)
     dev_before = multilabel_report(y_dev, predict(teacher, dev_ids, enc.pad, device),
-                                   np.array([json.loads((Path(args.teacher) / "config.json").read_text())["thresholds"][l]
-                                             for l in LABELS]), LABELS)
+                                   np.array([teacher_cfg["thresholds"][l] for l in LABELS]), LABELS)
     labelled = [i for i, r in enumerate(rows) if "y" in r]
     if args.teacher_epochs > 0:
         finetune_teacher(teacher, [ids[i] for i in labelled], labels_array([rows[i] for i in labelled]), args, enc.pad,

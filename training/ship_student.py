@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
                     max_length=cfg["max_length"], stride=teacher_cfg.get("stride", 16), flip_rate=dev_flip_rate,
                     extra={"base": teacher_cfg.get("base", "multilingual-e5-small"), "vocab_size": cfg["bert"]["vocab_size"],
                            "layers": cfg["bert"]["num_hidden_layers"], "seed": run["args"]["seed"],
+                           "attention_heads": cfg["bert"]["num_attention_heads"],
                            "evidence_head": True,
                            "distilled_from": {"teacher": teacher_cfg["version"], "layer_map": cfg["layer_map"],
                                               "teacher_epochs_on_new_corpus": run["args"]["teacher_epochs"]}})

@@ -1,0 +1,144 @@
+"""Distillation on tiny models: the teacher read back from int8 ONNX, the layer map,
+occlusion and rule targets, a smoke run of training.distill, and a student with an
+evidence head serving word spans in one forward pass."""
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tiny_model import LABELS, bert_config_kwargs, write_tokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+torch = pytest.importorskip("torch")
+
+from training import distill  # noqa: E402
+from training.augment import expand  # noqa: E402
+from training.export import write_model_dir  # noqa: E402
+
+TEXTS = ["老赖还钱", "请尽快处理，谢谢。", "逾期30天，后果自负", "你还不还钱", "我是他的老赖"]
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(**bert_config_kwargs(), num_labels=5)).eval()
+    out = tmp_path_factory.mktemp("teacher")
+    write_tokenizer(out / "src_tokenizer.json")
+    return write_model_dir(model, out / "src_tokenizer.json", out / "model", labels=LABELS,
+                           thresholds=dict.fromkeys(LABELS, 0.5), version="tiny-teacher", max_length=16, stride=4,
+                           extra={"attention_heads": 2})
+
+
+@pytest.mark.parametrize(("student", "expected"), [(1, [11]), (2, [0, 11]), (4, [0, 4, 7, 11]), (6, [0, 2, 4, 7, 9, 11])])
+def test_layer_map_spreads_evenly_with_both_ends(student: int, expected: list[int]) -> None:
+    assert distill.layer_map(student) == expected
+
+
+def test_teacher_read_back_from_int8_onnx_matches_its_scores(teacher_dir: Path) -> None:
+    from nlp_guard.model import load_classifier
+
+    config, state = distill.teacher_from_onnx(teacher_dir / "model.onnx", heads=2)
+    assert config["num_hidden_layers"] == 2 and config["hidden_size"] == 32
+    net = distill.build_net({**config, "attn_implementation": "eager"}, len(LABELS), token_head=False)
+    distill.load_state(net, state)
+    enc = distill.Encoder(teacher_dir / "tokenizer.json", 16)
+    ids, _ = enc.encode(TEXTS)
+    torch_p = distill.predict(net, ids, enc.pad, torch.device("cpu"))
+    onnx_p = np.array(load_classifier(teacher_dir).logits(TEXTS))
+    assert np.abs(torch_p - onnx_p).max() < 0.02  # int8 activations are the only difference
+
+
+def test_student_copies_the_mapped_layers() -> None:
+    state = {f"bert.encoder.layer.{i}.output.dense.weight": np.full((2, 2), i, np.float32) for i in range(12)}
+    state["classifier.weight"] = np.zeros((5, 2), np.float32)
+    out = distill.student_state(state, [0, 11])
+    assert sorted(out) == ["bert.encoder.layer.0.output.dense.weight", "bert.encoder.layer.1.output.dense.weight",
+                           "classifier.weight"]
+    assert out["bert.encoder.layer.1.output.dense.weight"][0, 0] == 11
+
+
+def test_rule_targets_mark_overlapping_tokens_of_the_category() -> None:
+    offsets = [(0, 0), (0, 2), (2, 4), (4, 5), (0, 0)]
+    y = distill.rule_targets(offsets, [[2, 5, "abuse"], [0, 1, "nonsense"]])
+    assert y[:, LABELS.index("abuse")].tolist() == [0, 0, 1, 1, 0]
+    assert y.sum() == 2
+
+
+def test_occlusion_targets_only_for_flagged_categories(teacher_dir: Path) -> None:
+    config, state = distill.teacher_from_onnx(teacher_dir / "model.onnx", heads=2)
+    net = distill.build_net({**config, "attn_implementation": "eager"}, len(LABELS), token_head=False)
+    distill.load_state(net, state)
+    enc = distill.Encoder(teacher_dir / "tokenizer.json", 16)
+    ids, _ = enc.encode(TEXTS)
+    probs = distill.predict(net, ids, enc.pad, torch.device("cpu"))
+    th = np.full(len(LABELS), 0.5, np.float32)
+    th[0] = 0.0  # everything is flagged for threat, nothing else can be
+    th[1:] = 1.1
+    ys = distill.occlusion_targets(net, ids, probs, th, enc.pad, torch.device("cpu"))
+    assert [y.shape for y in ys] == [(len(i), len(LABELS)) for i in ids]
+    assert all(y[:, 1:].sum() == 0 for y in ys)
+    assert all(y[0].sum() == 0 and y[-1].sum() == 0 for y in ys)  # special tokens are never evidence
+
+
+def test_expand_is_seeded_and_never_repeats_a_seed() -> None:
+    seeds = ["你好，请尽快还款。", "再不还钱，后果自负！", "逾期30天，请处理"]
+    a, b = expand(seeds, 40, random.Random(1)), expand(seeds, 40, random.Random(1))
+    assert a == b and len(set(a)) == len(a)
+    assert not set(a) & set(seeds)
+
+
+def _write_gz(path: Path, rows: list[dict]) -> None:
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+@pytest.mark.slow
+def test_distill_smoke_run_writes_a_loadable_student_with_an_evidence_head(teacher_dir: Path, tmp_path: Path) -> None:
+    transfer = tmp_path / "transfer"
+    transfer.mkdir()
+    rows = [{"t": t, "k": "train", "y": ["abuse"] if "老赖" in t else [], "r": [[t.find("老赖"), t.find("老赖") + 2, "abuse"]]
+             if "老赖" in t else []} for t in TEXTS * 4]
+    _write_gz(transfer / "transfer.jsonl.gz", rows)
+    _write_gz(transfer / "dev.jsonl.gz", [{"t": r["t"], "y": r["y"], "o": False} for r in rows])
+    _write_gz(transfer / "test.jsonl.gz", [{"t": r["t"], "y": r["y"], "o": False} for r in rows[:5]])
+    out = tmp_path / "student"
+    distill.main(["--teacher", str(teacher_dir), "--transfer_dir", str(transfer), "--out", str(out), "--layers", "1",
+                  "--size", "60", "--epochs", "1", "--teacher_epochs", "0.5", "--batch_size", "8", "--max_length", "16",
+                  "--device", "cpu"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["layer_map"] == [1] and metrics["transfer_sentences"] >= 20
+    assert set(metrics["dev_student"]["per_category"]) == set(LABELS)
+    assert isinstance(metrics["shippable"], bool)
+
+    from nlp_guard import Guard
+    from nlp_guard.model import load_classifier
+    from training.ship_student import load_student
+
+    net, cfg = load_student(out)
+    served = write_model_dir(net, teacher_dir / "tokenizer.json", tmp_path / "served", labels=LABELS,
+                             thresholds=cfg["thresholds"], version="tiny-student", max_length=16, stride=4)
+    clf = load_classifier(served)
+    assert clf.evidence_head
+    text = "请尽快处理，谢谢。老赖还钱，后果自负，逾期30天"  # longer than one window
+    scored = clf.predict_with_evidence([text])[0]
+    assert scored.scores == pytest.approx(clf.predict([text])[0], abs=1e-6)
+    for spans in scored.evidence.values():
+        assert spans and all(0 <= s.start < s.end <= len(text) and text[s.start:s.end].strip() for s in spans)
+    guard = Guard(classifier=clf)
+    assert guard.explain == "head"
+    calls = []
+    original = clf.session.run
+    clf.session.run = lambda *a, **k: calls.append(1) or original(*a, **k)
+    decision = guard.check("   老赖，还钱！", suggest=False)
+    assert len(calls) == 1  # evidence in the same forward pass, no occlusion rounds
+    for v in decision.violations:
+        for e in v.evidence:
+            assert "   老赖，还钱！"[e.start:e.end] == e.text
