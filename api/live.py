@@ -310,7 +310,7 @@ class LiveCall:
 
     def detail(self) -> dict[str, Any]:
         return {**self.summary(), "recipient": self.opts.recipient, "contact_policy": self.gate,
-                "transcript": [{**t, **r} for t, r in zip(self.turns, self.rows, strict=True)],
+                "transcript": [{"index": i, **t, **r} for i, (t, r) in enumerate(zip(self.turns, self.rows, strict=True))],
                 "partial": self.partial, "alerts": list(self.alerts.values()), "result": self.result,
                 "policy_version": self.guard.policy.version, "model_version": self.guard.model_version}
 
