@@ -4,7 +4,7 @@
 import { call, describe, getKey } from "./api.js";
 import { gateReasons } from "./draft.js";
 import { renderViolations, subName } from "./policy.js";
-import { ACTION_ZH, renderMarked, toJsSpans } from "./text.js";
+import { ACTION_ZH, el, renderMarked, toJsSpans } from "./text.js";
 
 const POLL_MS = 1000;
 const $ = (id) => document.getElementById(id);
@@ -22,13 +22,6 @@ let active = false;      // the tab is open
 let timer = null;
 let selected = null;     // call_id
 let shownVersion = "";   // what the transcript shows (call id + event count + acks)
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function showError(msg) {
   $("live-error").textContent = msg;
