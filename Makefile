@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[model,train,api,test]'
+	$(PIP) install -q -e '.[model,train,api,live,test]'
 	touch $(STAMP)
 
 test: install

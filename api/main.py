@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 
 from .errors import RequestMiddleware, install_handlers
-from .routes import admin, check, contacts, health, policy, transcripts, web
+from .live import LiveHub
+from .routes import admin, calls, check, contacts, health, policy, transcripts, web
 from .service import Service
 from .settings import Settings, get_settings
 
@@ -28,13 +29,16 @@ def _version() -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     service = Service(settings)
+    live = LiveHub(service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.start()
+        await live.start()
         try:
             yield
         finally:
+            await live.stop()  # records the calls still open while storage still runs
             await service.stop()
 
     app = FastAPI(
@@ -44,8 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "and policy overlays, and a tamper-evident audit log.",
     )
     app.state.service = service
+    app.state.live = live
     install_handlers(app)
-    for r in (check.router, transcripts.router, policy.router, contacts.router, admin.router, health.router):
+    for r in (check.router, transcripts.router, calls.router, policy.router, contacts.router, admin.router, health.router):
         app.include_router(r)
     web.mount(app)  # the workbench page at / (static files, CSP 'self')
     app.add_middleware(RequestMiddleware, metrics=service.metrics, max_body_bytes=settings.max_body_bytes,

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     model_threads: int | None = Field(default=None, ge=1, le=256,
                                       description="the model's intra-op threads (default: every core)")
 
+    live_resume_s: float = Field(default=30.0, ge=0.0, le=3600.0,
+                                 description="a live call whose stream dropped waits this long for the client to "
+                                             "resume before it is ended and recorded")
+    live_reorder_ms: float = Field(default=1000.0, ge=0.0, le=30_000.0,
+                                   description="how long a live call waits for a missing seq before it skips it")
+    live_max_calls: int = Field(default=500, ge=1, le=100_000, description="live calls held at once (more are refused)")
+
     pii_hash_salt: str = Field(default="", description="secret mixed into contact hashes (set it in production)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

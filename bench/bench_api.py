@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -122,7 +124,9 @@ async def level(port: int, key: str, conc: int, n: int, seconds: float) -> dict[
             "client_cpu_ms": 1000 * client_cpu / max(1, sent)}
 
 
-def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, list[dict[str, float]]]:
+@contextmanager
+def served(rules_only: bool, env: dict[str, str] | None = None) -> Iterator[tuple[int, str, str | None]]:
+    """A real ``nlp-guard serve`` on a fresh SQLite file: (port, an API key, the model version)."""
     tmp = Path(tempfile.mkdtemp(prefix="nlp_guard_bench_"))
     db = f"sqlite:///{tmp / 'bench.db'}"
     exe = Path(sys.executable).parent / "nlp-guard"
@@ -131,7 +135,7 @@ def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, li
     key = out.stdout.strip().splitlines()[-1]
     port = free_port()
     env = {**os.environ, "NLP_GUARD_DATABASE_URL": db, "NLP_GUARD_RULES_ONLY": str(rules_only).lower(),
-           "NLP_GUARD_LOG_LEVEL": "warning"}
+           "NLP_GUARD_LOG_LEVEL": "warning", **(env or {})}
     proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -148,6 +152,17 @@ def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, li
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("server did not become ready")
             time.sleep(0.3)
+        yield port, key, model
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, list[dict[str, float]]]:
+    with served(rules_only) as (port, key, model):
         rows = []
         for conc in (1, 8, 32):
             n = args.requests if conc > 1 else max(200, args.requests // 3)
@@ -157,12 +172,6 @@ def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, li
                   f"{row['errors']} errors; client CPU {row['client_cpu_ms']:.2f} ms/request)", flush=True)
             rows.append(row)
         return model, rows
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: str) -> None:

@@ -352,3 +352,85 @@ def pii_redact(text: str | None, style: str) -> None:
     lines = [text] if text is not None else [line.rstrip("\n") for line in sys.stdin]
     for line in lines:
         click.echo(redact_original(line, style=style))
+
+
+@main.group()
+def live() -> None:
+    """Live calls: stream a call to the service's WebSocket and watch its alerts."""
+
+
+_ALERT_STYLE = {"block": ("✕ BLOCK", "red"), "escalate": ("⚠ ESCALATE", "magenta"),
+                "contact_gate": ("⛔ CONTACT_GATE", "red"), "warning": ("! WARNING", "yellow")}
+
+
+def _alert_line(msg: dict[str, Any], clock: float) -> str:
+    """One alert as a line: when, what, which turn, the words and the rule cited."""
+    label, color = _ALERT_STYLE.get(msg["kind"], (msg["kind"], "white"))
+    head = click.style(f"{label:<15}", fg=color, bold=True)
+    where = f"seq {msg['seq']} " if msg.get("seq") is not None else ""
+    if msg["kind"] == "contact_gate":
+        body = "; ".join(v["message"] for v in msg["contact_policy"]["violations"])
+    elif msg["kind"] == "escalate":
+        body = "客户: " + "; ".join(f"{s['code']}「{'、'.join(e['text'] for e in s['evidence'])}」" for s in msg["signals"])
+    else:
+        partial = " (partial)" if msg.get("partial") else ""
+        body = f"坐席{partial}: " + "; ".join(
+            f"{v['subcategory']}「{'、'.join(e['text'] for e in v['evidence'])}」 依据 {v['citations'][0] if v['citations'] else '-'}"
+            for v in msg["violations"])
+    return f"[{int(clock // 60):02d}:{clock % 60:04.1f}] {head} {where}{body}"
+
+
+@live.command("replay")
+@click.argument("call_file", metavar="CALL.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--url", required=True, help="The service, e.g. ws://127.0.0.1:8000")
+@click.option("--key", envvar="NLP_GUARD_API_KEY", help="An API key with the scan scope (default: $NLP_GUARD_API_KEY).")
+@click.option("--speed", type=click.Choice(["1", "10", "max"]), default="1", show_default=True,
+              help="Real time, ten times faster, or as fast as possible.")
+@click.option("--call-id", help="The call's id (default: the record's id or the file name, plus the time).")
+@click.option("--debtor-id", help="The debtor, for the contact-policy gate.")
+@click.option("--timezone", help="The debtor's IANA time zone (default: the policy's).")
+@click.option("--recipient", type=click.Choice(["debtor", "guarantor", "emergency_contact", "third_party"]),
+              default="debtor", show_default=True, help="Who the agent is talking to.")
+@click.option("--json", "as_json", is_flag=True, help="Print every frame from the server as a JSON line.")
+def live_replay(call_file: Path, url: str, key: str | None, speed: str, call_id: str | None, debtor_id: str | None,
+                timezone: str | None, recipient: str, as_json: bool) -> None:
+    """Stream CALL.jsonl (a transcript record, or one segment or turn per line) as timed ASR
+    segments and print the alerts as they come, then the end-of-call verdict."""
+    import asyncio
+    import time
+
+    try:
+        from .live import SPEEDS, ReplayError, load_call, replay
+        import websockets  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException(f"live replay needs the 'live' extra: pip install 'nlp_guard[live]' "
+                                   f"({exc.name or exc} is missing)") from None
+    name, utterances = load_call(call_file)
+    call_id = call_id or f"{name}-{int(time.time())}"
+    options = {k: v for k, v in {"debtor_id": debtor_id, "timezone": timezone, "recipient": recipient}.items() if v}
+    t0 = time.perf_counter()
+
+    def show(msg: dict[str, Any]) -> None:
+        if as_json:
+            click.echo(json.dumps(msg, ensure_ascii=False))
+        elif msg.get("type") == "ready":
+            click.echo(f"call {call_id}: {len(utterances)} turns → {url} (policy {msg['policy_version']}, "
+                       f"model {msg['model_version'] or 'none: rules only'})")
+        elif msg.get("type") == "alert":
+            click.echo(_alert_line(msg, time.perf_counter() - t0))
+        elif msg.get("type") == "error":
+            click.echo(click.style(f"error {msg['code']}: {msg['message']}", fg="red"), err=True)
+
+    try:
+        res = asyncio.run(replay(url, utterances, call_id, key=key, speed=SPEEDS[speed], options=options, on_frame=show))
+    except ReplayError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        return
+    r = res.result
+    if r is None:
+        click.echo("end: nothing recorded (no final segments)")
+        return
+    click.echo(f"end: {r['decision'].upper()}, escalate {'yes' if r['escalate'] else 'no'}, {len(r['turns'])} turns, "
+               f"{len(res.alerts)} alerts, audit_seq {r['audit_seq']}")
+

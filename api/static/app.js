@@ -2,6 +2,7 @@
 import { describe, getKey, maskKey, setKey } from "./api.js";
 import { checkNow, initDraft } from "./draft.js";
 import { loadPolicy, policyInfo } from "./policy.js";
+import { initLive, setLiveActive } from "./live.js";
 import { initTranscript } from "./transcript.js";
 
 const $ = (id) => document.getElementById(id);
@@ -54,6 +55,7 @@ function initTabs() {
       t.tabIndex = on ? 0 : -1;
       $(t.getAttribute("aria-controls")).hidden = !on;
     }
+    setLiveActive(tab.id === "tab-live");
     if (focus) tab.focus();
   };
   tabs.forEach((tab, i) => {
@@ -71,3 +73,4 @@ initKey();
 initTabs();
 initDraft();
 initTranscript();
+initLive();

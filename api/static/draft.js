@@ -23,6 +23,10 @@ const GATE_RULES = {
   attempts_per_number: (v) => `该号码今日已联系 ${v.observed} 次，上限为每日 ${v.limit} 次`,
   connected_calls: (v) => `该债务人今日已接通 ${v.observed} 次，上限为每日 ${v.limit} 次`,
 };
+/** A gate verdict's broken rules, worded in Chinese and joined. */
+export function gateReasons(gate) {
+  return gate.violations.map((v) => (GATE_RULES[v.rule] ? GATE_RULES[v.rule](v) : `${v.rule}（${v.message}）`)).join("；");
+}
 const PII_ZH = { phone: "手机号码", id_card: "身份证号", bank_card: "银行卡号", email: "电子邮箱", address: "地址",
                  person: "姓名", plate: "车牌号", uscc: "统一社会信用代码" };
 
@@ -96,8 +100,7 @@ function render(text, res) {
   const gate = res.contact_policy;
   const g = $("draft-gate");
   if (gate && gate.decision === "block") {
-    g.textContent = "联系规则不允许现在发送：" + gate.violations.map(
-      (v) => (GATE_RULES[v.rule] ? GATE_RULES[v.rule](v) : `${v.rule}（${v.message}）`)).join("；");
+    g.textContent = "联系规则不允许现在发送：" + gateReasons(gate);
     g.hidden = false;
   } else {
     g.hidden = true;

@@ -1,6 +1,6 @@
 // The tenant's policy names (fetched once per key), and the violation chips.
 import { call } from "./api.js";
-import { ACTION_ZH } from "./text.js";
+import { ACTION_ZH, el } from "./text.js";
 
 const names = { sub: {}, cat: {} };
 export const policyInfo = { name: "", version: "" };
@@ -22,13 +22,6 @@ export async function loadPolicy() {
 
 export function subName(code) { return names.sub[code] || code; }
 export function catName(code) { return names.cat[code] || code; }
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 /** One chip per violation: subcategory name and code, verdict, evidence, every citation. */
 export function renderViolations(ul, violations) {

@@ -50,3 +50,11 @@ export function renderMarked(el, text, spans, trailing = "") {
 }
 
 export const ACTION_ZH = { block: "拦截", flag: "需复核", allow: "通过" };
+
+/** A new element with a class and text (text goes in as text, never as HTML). */
+export function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}

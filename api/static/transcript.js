@@ -1,7 +1,7 @@
 // The transcript viewer: parse, scan, show every turn, jump between flagged turns, download JSONL.
 import { call, describe } from "./api.js";
 import { renderViolations, subName } from "./policy.js";
-import { ACTION_ZH, renderMarked, toJsSpans } from "./text.js";
+import { ACTION_ZH, el, renderMarked, toJsSpans } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
 const SPEAKERS = { agent: "agent", customer: "customer", "坐席": "agent", "客户": "customer",
@@ -62,13 +62,6 @@ export function parseTranscript(raw) {
 let last = null;       // {turns, result}
 let flagged = [];      // indices of turns that need a look
 let pos = -1;
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function showError(msg) {
   $("transcript-error").textContent = msg;

@@ -23,9 +23,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db_url: str, port: int, rules_only: bool = True) -> subprocess.Popen:
+def start_server(db_url: str, port: int, rules_only: bool = True, env: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "NLP_GUARD_DATABASE_URL": db_url, "NLP_GUARD_RULES_ONLY": str(rules_only).lower(),
-           "NLP_GUARD_LOG_LEVEL": "warning"}
+           "NLP_GUARD_LOG_LEVEL": "warning", **(env or {})}
     return subprocess.Popen([str(Path(sys.executable).parent / "nlp-guard"), "serve", "--host", "127.0.0.1", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
