@@ -3,7 +3,12 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run train bench clean
+.PHONY: install test run train teacher distill bench clean
+
+# The 12-layer teacher lives outside models/: models/ ships the distilled student.
+TEACHER := training/.work/teacher
+# the commit whose models/nlp_guard-zh holds teacher 0.4.0, the one the shipped student was distilled from
+TEACHER_COMMIT := 502335b
 
 install: $(STAMP)
 
@@ -21,7 +26,18 @@ run: install
 	$(VENV)/bin/nlp-guard serve
 
 train: install
-	$(PY) -m training.train
+	$(PY) -m training.train --out_dir $(TEACHER)
+
+teacher:
+	mkdir -p $(TEACHER)
+	for f in model.onnx tokenizer.json config.json metrics.json MODEL_CARD.md; do \
+	  git show $(TEACHER_COMMIT):models/nlp_guard-zh/$$f > $(TEACHER)/$$f || exit 1; done
+
+distill: install
+	test -f $(TEACHER)/model.onnx || $(MAKE) teacher
+	$(PY) -m training.transfer
+	$(PY) -m training.distill --teacher $(TEACHER) --epochs 1.96
+	$(PY) -m training.ship_student --teacher $(TEACHER)
 
 bench: install
 	$(PY) bench/eval_model.py

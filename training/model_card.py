@@ -34,8 +34,32 @@ def _quantization(q: dict | None) -> str:
             f"{q['dev_decision_flip_rate']:.2%}; the embedding table stays fp32")
 
 
-def _depth(layers: int) -> str:
+def _depth(config: dict) -> str:
+    layers = config.get("layers", 12)
+    if "distilled_from" in config:
+        return f"{layers} layers (a distilled student with an evidence head: per-token scores in the same pass)"
     return "12 layers" if layers == 12 else f"the bottom {layers} of its 12 layers"
+
+
+def _training(m: dict, c: dict) -> str:
+    d = m.get("distillation")
+    if not d:
+        return (f"`make train` (seed {m['seed']}), multi-label BCE, {m['train_examples']:,} training examples "
+                f"({m['public_train_examples']:,} of them public, permissively licensed), "
+                f"{m['train_seconds'] / 60:.1f} minutes on 2 CPU cores.")
+    kinds = ", ".join(f"{v:,} {k}" for k, v in d["transfer_by_kind"].items())
+    t, s = d["dev_teacher"], d["dev_student"]
+    return (f"distilled (`make distill`, seed {m['seed']}) from teacher {c['distilled_from']['teacher']} "
+            f"(12 layers, fine-tuned {c['distilled_from']['teacher_epochs_on_new_corpus']:g} more epoch on the current "
+            f"train split first); student layers copied from teacher layers {d['layer_map']}; trained on the teacher's "
+            f"probabilities and hidden states, the gold labels where there are any, and token-level evidence "
+            f"(teacher occlusion on {d['occlusion_sentences']:,} flagged sentences plus rule spans) over "
+            f"{d['transfer_sentences']:,} transfer sentences ({kinds}); {d['total_s'] / 60:.1f} minutes on "
+            f"{d['device']}. Ship rule (dev): macro-F1 {s['macro']['f1']:.4f} against the teacher's "
+            f"{t['macro']['f1']:.4f} (allowed: 0.5 points below), false positives {s['compliant_false_positive_rate']:.2%} "
+            f"against {t['compliant_false_positive_rate']:.2%} (allowed: not higher). Evidence head against the teacher's "
+            f"occlusion on dev: token F1 {d['dev_evidence_token_f1']['f1']:.3f} (precision "
+            f"{d['dev_evidence_token_f1']['precision']:.3f}, recall {d['dev_evidence_token_f1']['recall']:.3f}).")
 
 
 def render(model_dir: Path) -> str:
@@ -48,13 +72,12 @@ def render(model_dir: Path) -> str:
 A multi-label classifier over `{', '.join(LABELS)}` for Chinese debt-collection
 messages, used by `nlp_guard.Guard` together with the policy pack's rules.
 
-- **Base encoder:** {c.get('base', 'multilingual-e5-small')}; {_depth(c.get('layers', 12))}, hidden 384; vocabulary trimmed from
+- **Base encoder:** {c.get('base', 'multilingual-e5-small')}; {_depth(c)}, hidden 384; vocabulary trimmed from
   {m['vocab']['original']:,} to {m['vocab']['kept']:,} pieces (the pieces the corpus uses plus every single CJK,
   digit, ASCII and punctuation character), all layers fine-tuned.
 - **Serving format:** int8 ONNX, {size:.1f} MiB: {_quantization(c.get('quantization'))};
   tokenizer and calibrated thresholds beside it; loaded from local files only.
-- **Training:** `make train` (seed {m['seed']}), multi-label BCE, {m['train_examples']:,} training examples
-  ({m['public_train_examples']:,} of them public, permissively licensed), {m['train_seconds'] / 60:.1f} minutes on 2 CPU cores.
+- **Training:** {_training(m, c)}
 - **Thresholds** (calibrated on dev, {m['dev_examples']:,} examples; scores are rescaled so each lands on 0.5):
   {', '.join(f'{k} {v:.2f}' for k, v in m['thresholds'].items())}.
 
