@@ -19,11 +19,11 @@ from .errors import GuardError, ModelNotFoundError
 _COLORS = {"allow": "green", "flag": "yellow", "block": "red"}
 
 
-def _guard(policy: str | None, rules_only: bool) -> Any:
+def _guard(policy: str | None, rules_only: bool, explain: str = "auto") -> Any:
     from .guard import Guard
     from .policy import load_policy
 
-    return Guard.default(load_policy(policy) if policy else None, rules_only=rules_only)
+    return Guard.default(load_policy(policy) if policy else None, rules_only=rules_only, explain=explain)
 
 
 def guard_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -122,10 +122,13 @@ def main() -> None:
               type=click.Choice(["debtor", "guarantor", "emergency_contact", "third_party"]),
               help="Who receives the message.")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision object as JSON.")
+@click.option("--explain", type=click.Choice(["auto", "head", "occlusion"]), default="auto", show_default=True,
+              help="How words are found for a violation only the model sees: the model's evidence head (one pass) "
+                   "or occlusion (re-scoring with words cut out; the audit reference).")
 @guard_options
-def check(text: str, recipient: str, as_json: bool, policy: str | None, rules_only: bool) -> None:
+def check(text: str, recipient: str, as_json: bool, explain: str, policy: str | None, rules_only: bool) -> None:
     """Check one draft message and show the offending words."""
-    decision = _guard(policy, rules_only).check(text, recipient=recipient)
+    decision = _guard(policy, rules_only, explain).check(text, recipient=recipient)
     if as_json:
         click.echo(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2))
         return

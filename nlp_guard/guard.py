@@ -95,7 +95,7 @@ class Guard:
 
     @classmethod
     def default(cls, policy: PolicyPack | None = None, model_dir: str | Path | None = None,
-                rules_only: bool = False, threads: int | None = None) -> Guard:
+                rules_only: bool = False, threads: int | None = None, explain: str = "auto") -> Guard:
         """The shipped policy with a model: ``model_dir``, else ``$NLP_GUARD_MODEL_DIR``, else the
         model installed with the package (``nlp_guard.model.find_model_dir``). No model is a
         ModelNotFoundError, never a silent rules-only guard: ask for that with ``rules_only=True``.
@@ -103,7 +103,7 @@ class Guard:
         the model's intra-op threads (default: every core), for processes that share cores."""
         if rules_only:
             return cls(policy)
-        return cls(policy, classifier=_shared_classifier(find_model_dir(model_dir), threads))
+        return cls(policy, classifier=_shared_classifier(find_model_dir(model_dir), threads), explain=explain)
 
     @property
     def model_version(self) -> str | None:

@@ -142,3 +142,21 @@ def test_distill_smoke_run_writes_a_loadable_student_with_an_evidence_head(teach
     for v in decision.violations:
         for e in v.evidence:
             assert "   老赖，还钱！"[e.start:e.end] == e.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["head", "occlusion"])
+def test_cli_check_explains_a_model_only_violation_either_way(mode: str) -> None:
+    from click.testing import CliRunner
+
+    from nlp_guard.cli import main
+
+    text = "你这种人活着有什么意思，赶紧去借点钱还上"
+    out = CliRunner().invoke(main, ["check", text, "--json", "--explain", mode])
+    assert out.exit_code == 0, out.output
+    decision = json.loads(out.output)
+    model = [v for v in decision["violations"] if v["source"] == "model"]
+    assert model, decision
+    word = "evidence head marks" if mode == "head" else "lowers the"
+    assert all(word in v["explanation"] for v in model)
+    assert all(text[e["start"]:e["end"]] == e["text"] for v in model for e in v["evidence"])
