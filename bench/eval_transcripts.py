@@ -88,32 +88,24 @@ def flagged(guard: Guard, calls: list[Call], context: bool) -> list[list[set[str
     return [[{v.category for v in t.violations} for t in guard.check_transcript(c, context=context).turns] for c in calls]
 
 
-def turn_metrics(calls: list[tuple[Call, Gold]], pred: list[list[set[str]]]) -> dict[str, float]:
-    hit = pos = fp = neg = 0
-    for (_, gold), p in zip(calls, pred, strict=True):
-        for g, found in zip(gold, p, strict=True):
-            if g is None:
-                continue
-            if g:
-                pos += len(g)
-                hit += len(set(g) & found)
-            else:
-                neg += 1
-                fp += bool(found)
+def rates(pairs: list[tuple[list[str], set[str]]]) -> dict[str, float]:
+    """Recall over gold (item, category) pairs; false-positive rate over compliant items."""
+    pos = sum(len(g) for g, _ in pairs)
+    hit = sum(len(set(g) & found) for g, found in pairs)
+    neg = sum(1 for g, _ in pairs if not g)
+    fp = sum(1 for g, found in pairs if not g and found)
     return {"recall": hit / max(pos, 1), "fpr": fp / max(neg, 1), "pos": pos, "neg": neg, "fp": fp}
+
+
+def turn_metrics(calls: list[tuple[Call, Gold]], pred: list[list[set[str]]]) -> dict[str, float]:
+    """Per agent turn."""
+    return rates([(g, found) for (_, gold), p in zip(calls, pred, strict=True)
+                  for g, found in zip(gold, p, strict=True) if g is not None])
 
 
 def split_metrics(items: list[tuple[Call, list[str]]], pred: list[list[set[str]]]) -> dict[str, float]:
-    hit = pos = fp = neg = 0
-    for (_, gold), p in zip(items, pred, strict=True):
-        found = set().union(*p)
-        if gold:
-            pos += len(gold)
-            hit += len(set(gold) & found)
-        else:
-            neg += 1
-            fp += bool(found)
-    return {"recall": hit / max(pos, 1), "fpr": fp / max(neg, 1), "pos": pos, "neg": neg, "fp": fp}
+    """Per cut utterance: caught when either half carries the category."""
+    return rates([(gold, set().union(*p)) for (_, gold), p in zip(items, pred, strict=True)])
 
 
 def main() -> None:

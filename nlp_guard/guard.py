@@ -46,7 +46,7 @@ class Window:
     agent turns before it, with the customer turns between them when ``customers``. A
     category that an earlier agent turn already violates on its own is added to this turn
     only when the turn raises the model's score for it: the window's logit exceeds every
-    earlier turn's own by ``lift`` or more (你知道后果的 after naming the parents' address),
+    earlier turn's own strength (model or rule score) by ``lift`` or more (你知道后果的 after naming the parents' address),
     which a polite turn after a threat does not (it dilutes the score)."""
 
     agent_turns: int = 1
@@ -298,12 +298,12 @@ class Guard:
             earlier = [alone[j] for j in before if j in alone]
             violated = {v.category for d in earlier for v in d.violations}
             up = {c for c in self.policy.categories if sc is not None and
-                  _logit(sc.get(c, 0.0)) - max(_logit(d.scores.get(c, 0.0)) for d in earlier) >= self.window.lift}
+                  _logit(sc.get(c, 0.0)) - max(_logit(_strength(d, c)) for d in earlier) >= self.window.lift}
             # with a model, a violation that exists only across turns needs its agreement (a lawful
             # 请和家人商量… followed by 我们每天…接听 must not complete a token pattern)
             wanted.append({c for c, cat in self.policy.categories.items() if c not in own and
                            (sc is None or sc.get(c, 0.0) >= cat.threshold) and (c not in violated or c in up)})
-            lifted.append(up)
+            lifted.append(up & violated)
         findings = [[f for f in found if f.category in w] for found, w in zip(findings, wanted, strict=True)]
         out: dict[int, tuple[Violation, ...]] = {}
         decisions = self._decide(norms, findings, scores, True, wanted)
@@ -316,6 +316,12 @@ class Guard:
 
 
 _SENTENCE_FINAL = frozenset("。！？!?；;…")
+
+
+def _strength(d: Decision, category: str) -> float:
+    """How strongly a turn alone violates a category: its model score, or its violation's
+    (rules and model combined) when a rule made it stronger."""
+    return max([d.scores.get(category, 0.0), *(v.score for v in d.violations if v.category == category)])
 
 
 def _logit(p: float) -> float:
@@ -339,10 +345,11 @@ def _attribute(v: Violation, i: int, segments: Sequence[tuple[int, int, str]],
     """A window's violation as turn ``i``'s, or None when the turn does not complete it.
 
     Its evidence is split at turn boundaries into offsets of each agent turn's original
-    text. With none in turn ``i`` it is still this turn's when the turn lifted the model's
-    score (the explainer points at the earlier turn's stronger words): the turn as a whole
-    is the evidence. With none in the earlier turns, their own evidence for the category
-    stands in, else the nearest earlier agent turn as a whole.
+    text, and some of it must lie in turn ``i``. One exception: a category an earlier turn
+    already violates, whose score this turn ``lifted`` (the explainer then points at the
+    earlier turn's stronger words); the turn as a whole is its evidence. With none in the
+    earlier turns, their own evidence for the category stands in, else the nearest earlier
+    agent turn as a whole.
     """
     pieces = [Evidence(s - at, e - at, text[s - at:e - at], j) for ev in v.evidence for j, at, text in segments
               for s, e in [(max(ev.start, at), min(ev.end, at + len(text)))] if s < e]
