@@ -82,6 +82,10 @@ def transcript_record(turns: list[dict[str, Any]], result: dict[str, Any], meta:
         t = scrub_decision(t, r)
         t["signals"] = [{**s, "evidence": [{**e, "text": r[e["start"]:e["end"]]} for e in s["evidence"]]}
                         for s in t.get("signals", [])]
+        # words of a violation completed across turns quote the earlier turns: scrub them from those turns' text
+        t["violations"] = [{**v, "context_evidence": [{**e, "text": redacted[e["turn"]][e["start"]:e["end"]]}
+                                                      for e in v["context_evidence"]]} if "context_evidence" in v else v
+                           for v in t["violations"]]
         scrubbed_turns.append(t)
     rec: dict[str, Any] = {
         "text_sha256": text_sha256(canonical({"turns": [[t["speaker"], t["text"]] for t in turns]})),

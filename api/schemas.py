@@ -119,15 +119,20 @@ class _Out(BaseModel):
 
         For the screening endpoints' large bodies, FastAPI's own path (validate, dump to
         Python objects, ``json.dumps``) measured about 5x slower than this; ``response_model``
-        still documents the shape.
+        still documents the shape. Optional fields the content leaves out stay out
+        (``context_evidence`` appears only on violations completed across turns).
         """
-        return Response(cls.model_validate(content).model_dump_json(), media_type="application/json")
+        return Response(cls.model_validate(content).model_dump_json(exclude_unset=True), media_type="application/json")
 
 
 class EvidenceOut(_Out):
     start: int
     end: int
     text: str
+
+
+class ContextEvidenceOut(EvidenceOut):
+    turn: int = Field(description="the index of the earlier turn whose text the offsets point into")
 
 
 class ViolationOut(_Out):
@@ -142,6 +147,9 @@ class ViolationOut(_Out):
     suggestion: str
     detectors: list[str]
     explanation: str
+    context_evidence: list[ContextEvidenceOut] | None = Field(
+        default=None, description="transcripts only, and only for a violation this turn completes: its words in the "
+                                  "earlier turns it was judged with (absent otherwise)")
 
 
 class PIIOut(_Out):

@@ -5,7 +5,8 @@
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +23,7 @@ from .normalize import Normalized, normalize
 from .pii import analyze
 from .policy import PolicyPack, default_policy
 from .recipient import RECIPIENTS, RecipientRule
-from .results import Decision, TranscriptDecision, TurnResult, worst
+from .results import Decision, Evidence, TranscriptDecision, TurnResult, Violation, worst
 from .rewrite import clean_clauses, fallback, rewrite
 from .rules import RuleSet
 from .signals import SignalDetector
@@ -37,6 +38,20 @@ _BAD_CONTROL = regex.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 class Message:
     text: str
     recipient: str = "debtor"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """How an agent turn is judged in context (issue 12): joined after the ``agent_turns``
+    agent turns before it, with the customer turns between them when ``customers``. A
+    category that an earlier agent turn already violates on its own is added to this turn
+    only when the turn raises the model's score for it: the window's logit exceeds every
+    earlier turn's own strength (model or rule score) by ``lift`` or more (你知道后果的 after naming the parents' address),
+    which a polite turn after a threat does not (it dilutes the score)."""
+
+    agent_turns: int = 1
+    customers: bool = False
+    lift: float = 1.0
 
 
 def validate_text(text: object, field: str = "text", max_chars: int = MAX_CHARS) -> str:
@@ -74,7 +89,7 @@ class Guard:
     """Screens messages and transcripts against a policy pack and an optional classifier."""
 
     def __init__(self, policy: PolicyPack | None = None, classifier: Classifier | None = None,
-                 max_chars: int = MAX_CHARS, explain: str = "auto") -> None:
+                 max_chars: int = MAX_CHARS, explain: str = "auto", window: Window = Window()) -> None:
         """``explain`` says how a violation only the model sees gets word-level evidence:
         ``head`` reads the model's evidence head (the same forward pass), ``occlusion``
         re-scores the message with words cut out (several passes; the audit reference),
@@ -82,6 +97,7 @@ class Guard:
         if explain not in EXPLAIN_MODES:
             raise InputError(f"explain: {explain!r} is not one of {', '.join(EXPLAIN_MODES)}")
         self.policy = policy or default_policy()
+        self.window = window
         self.classifier = classifier
         self.max_chars = max_chars
         has_head = isinstance(classifier, EvidenceClassifier) and bool(getattr(classifier, "evidence_head", False))
@@ -111,7 +127,7 @@ class Guard:
 
     def with_policy(self, policy: PolicyPack) -> Guard:
         """The same classifier under another pack (a tenant overlay)."""
-        return Guard(policy, self.classifier, self.max_chars, self.explain)
+        return Guard(policy, self.classifier, self.max_chars, self.explain, self.window)
 
     # -- messages -----------------------------------------------------------------
     def check(self, text: str, recipient: str = "debtor", suggest: bool = True) -> Decision:
@@ -134,6 +150,12 @@ class Guard:
         for i, m in enumerate(messages):
             validate_text(m.text, "text" if len(messages) == 1 else f"items[{i}].text", self.max_chars)
             validate_recipient(m.recipient)
+        return self._decide(*self._detect(messages), explain_model)
+
+    def _detect(self, messages: Sequence[Message]) -> tuple[list[Normalized], list[list[Finding]],
+                                                            list[dict[str, float] | None], list[Scored] | None]:
+        """Normalised texts, rule and recipient findings, model scores and, from a model with an
+        evidence head, its marked words (one classifier call)."""
         norms = [normalize(m.text) for m in messages]
         texts = [n.text for n in norms]
         head: list[Scored] | None = None
@@ -146,13 +168,21 @@ class Guard:
             scores = list(self.classifier.predict(texts))
         findings = [self.rules.match(n.text, m.recipient) + self.recipient_rule.check(n.text, m.recipient)
                     for m, n in zip(messages, norms, strict=True)]
-        evidence = self._model_evidence(norms, findings, scores, explain_model, head)
+        return norms, findings, scores, head
+
+    def _decide(self, norms: Sequence[Normalized], findings: Sequence[list[Finding]],
+                scores: Sequence[dict[str, float] | None], explain_model: bool,
+                only: Sequence[Collection[str]] | None = None,
+                head: Sequence[Scored] | None = None) -> list[Decision]:
+        """Decisions; with ``only``, the model may add no category outside each message's set."""
+        evidence = self._model_evidence(norms, findings, scores, explain_model, only, head)
         return [self.engine.decide(norm, found + extra, analyze(norm.text), sc, self.model_version)
                 for norm, found, (extra, sc) in zip(norms, findings, evidence, strict=True)]
 
     def _model_evidence(self, norms: Sequence[Normalized], findings: Sequence[list[Finding]],
                         scores: Sequence[dict[str, float] | None], explain_model: bool,
-                        head: Sequence[Scored] | None = None) -> list[tuple[list[Finding], dict[str, float] | None]]:
+                        only: Sequence[Collection[str]] | None = None, head: Sequence[Scored] | None = None,
+                        ) -> list[tuple[list[Finding], dict[str, float] | None]]:
         """Evidence for categories that only the model saw, and the scores the engine should use.
 
         The words that drive a score go through the same protective-context
@@ -163,9 +193,10 @@ class Guard:
             return [([], sc) for sc in scores]
         cats = self.policy.categories
         requests = []
-        for n, found, sc in zip(norms, findings, scores, strict=True):
+        for i, (n, found, sc) in enumerate(zip(norms, findings, scores, strict=True)):
             seen = {f.category for f in found}
-            model_only = tuple(c for c, cat in cats.items() if c not in seen and (sc or {}).get(c, 0.0) >= cat.threshold)
+            model_only = tuple(c for c, cat in cats.items() if c not in seen and (sc or {}).get(c, 0.0) >= cat.threshold
+                               and (only is None or c in only[i]))
             requests.append(Request(n.text, sc or {}, model_only))
         todo = [i for i, r in enumerate(requests) if r.categories]
         if head is not None:  # the evidence head marked the words in the same forward pass
@@ -214,28 +245,158 @@ class Guard:
         return [c.text if c in passed else fallback(d.violations) for c, (_, d) in zip(candidates, flagged, strict=True)]
 
     # -- transcripts ----------------------------------------------------------------
-    def check_transcript(self, turns: Sequence[dict[str, object]]) -> TranscriptDecision:
-        """Agent turns are judged; customer turns yield signals only."""
+    def check_transcript(self, turns: Sequence[dict[str, object]], context: bool = True) -> TranscriptDecision:
+        """Agent turns are judged, each alone and (with ``context``) in a window of the turns
+        before it; customer turns yield signals only. The classifier sees all agent turns in
+        one batch and all windows in another."""
         if not turns:
             raise InputError("turns: a transcript needs at least one turn")
-        agent: list[tuple[int, Message]] = []
-        for i, t in enumerate(turns):
-            if not isinstance(t, dict):
-                raise InputError(f"turns[{i}]: expected an object with speaker and text")
-            if t.get("speaker") not in SPEAKERS:
-                raise InputError(f"turns[{i}].speaker: {t.get('speaker')!r} is not one of {', '.join(SPEAKERS)}")
-            validate_text(t.get("text"), f"turns[{i}].text", self.max_chars)
-            if t["speaker"] == "agent":
-                agent.append((i, Message(str(t["text"]), str(t.get("recipient", "debtor")))))
-        decisions = dict(zip((i for i, _ in agent), self.check_many([m for _, m in agent], suggest=False), strict=True))
-        results = []
-        for i, t in enumerate(turns):
-            if i in decisions:
-                d = decisions[i]
-                results.append(TurnResult(i, "agent", d.decision, d.violations, (), d.pii))
-            else:
-                norm = normalize(str(t["text"]))
-                results.append(TurnResult(i, "customer", "allow", (), self.signals.detect(norm),
-                                          self.engine.pii(norm, analyze(norm.text))))
+        checked = [self._turn(t, f"turns[{i}]") for i, t in enumerate(turns)]
+        results = self._judge(checked, range(len(checked)), context)
         return TranscriptDecision(worst([r.decision for r in results]), tuple(results),
                                   self.policy.version, self.model_version)
+
+    def check_turn(self, history: Sequence[dict[str, object]], turn: dict[str, object]) -> TurnResult:
+        """One new turn of a live call, judged exactly as ``check_transcript`` judges it
+        within the whole call; ``history`` holds the turns before it."""
+        checked = [self._turn(t, f"history[{i}]") for i, t in enumerate(history)] + [self._turn(turn, "turn")]
+        return self._judge(checked, [len(checked) - 1], context=True)[0]
+
+    def _turn(self, t: object, field: str) -> tuple[str, Message]:
+        """A turn's speaker and message, or an InputError naming ``field``."""
+        if not isinstance(t, dict):
+            raise InputError(f"{field}: expected an object with speaker and text")
+        if t.get("speaker") not in SPEAKERS:
+            raise InputError(f"{field}.speaker: {t.get('speaker')!r} is not one of {', '.join(SPEAKERS)}")
+        text = validate_text(t.get("text"), f"{field}.text", self.max_chars)
+        return str(t["speaker"]), Message(text, validate_recipient(t.get("recipient", "debtor"), f"{field}.recipient"))
+
+    def _judge(self, turns: Sequence[tuple[str, Message]], targets: Sequence[int], context: bool) -> list[TurnResult]:
+        """Results for the ``targets`` turns of a validated transcript."""
+        agent = [i for i in targets if turns[i][0] == "agent"]
+        windows = {i: w for i in agent if (w := self._context_turns(turns, i))} if context else {}
+        alone_at = sorted(set(agent) | {j for w in windows.values() for j in w if turns[j][0] == "agent"})
+        alone = dict(zip(alone_at, self.check_many([turns[i][1] for i in alone_at], suggest=False), strict=True))
+        completed = self._completed(turns, windows, alone) if windows else {}
+        results = []
+        for i in targets:
+            speaker, m = turns[i]
+            if speaker == "agent":
+                vs = tuple(sorted(alone[i].violations + completed.get(i, ()), key=lambda v: (-v.score, v.subcategory)))
+                results.append(TurnResult(i, "agent", worst([v.action for v in vs]), vs, (), alone[i].pii))
+            else:
+                norm = normalize(m.text)
+                results.append(TurnResult(i, "customer", "allow", (), self.signals.detect(norm),
+                                          self.engine.pii(norm, analyze(norm.text))))
+        return results
+
+    def _context_turns(self, turns: Sequence[tuple[str, Message]], i: int) -> tuple[int, ...]:
+        """The turns an agent turn is judged with: the ``window.agent_turns`` agent turns
+        before it (and the customer turns between them, if ``window.customers``); none
+        when no agent turn precedes it."""
+        before: list[int] = []
+        agents = 0
+        for j in range(i - 1, -1, -1):
+            if agents == self.window.agent_turns:
+                break
+            if turns[j][0] == "agent":
+                agents += 1
+                before.append(j)
+            elif self.window.customers:
+                before.append(j)
+        while before and turns[before[-1]][0] != "agent":
+            before.pop()
+        return tuple(reversed(before))
+
+    def _completed(self, turns: Sequence[tuple[str, Message]], windows: dict[int, tuple[int, ...]],
+                   alone: dict[int, Decision]) -> dict[int, tuple[Violation, ...]]:
+        """Violations that an agent turn completes: found in its window (the context turns
+        joined before it), in a category the turn alone does not violate, with evidence in
+        the turn itself (see ``_attribute``). A category that an earlier agent turn already
+        violates alone counts only when the window lifts the model's score (``Window``)."""
+        items = []
+        for i, before in windows.items():
+            text, starts = _join([turns[j][1].text for j in (*before, i)])
+            if len(text) <= self.max_chars:  # a longer window is not judged (each turn still is)
+                items.append((i, before, starts, Message(text, turns[i][1].recipient)))
+        if not items:
+            return {}
+        norms, findings, scores, head = self._detect([m for *_, m in items])
+        wanted, lifted = [], []
+        for (i, before, *_), sc in zip(items, scores, strict=True):
+            own = {v.category for v in alone[i].violations}
+            earlier = [alone[j] for j in before if j in alone]
+            violated = {v.category for d in earlier for v in d.violations}
+            up = {c for c in self.policy.categories if sc is not None and
+                  _logit(sc.get(c, 0.0)) - max(_logit(_strength(d, c)) for d in earlier) >= self.window.lift}
+            # with a model, a violation that exists only across turns needs its agreement (a lawful
+            # 请和家人商量… followed by 我们每天…接听 must not complete a token pattern)
+            wanted.append({c for c, cat in self.policy.categories.items() if c not in own and
+                           (sc is None or sc.get(c, 0.0) >= cat.threshold) and (c not in violated or c in up)})
+            lifted.append(up & violated)
+        findings = [[f for f in found if f.category in w] for found, w in zip(findings, wanted, strict=True)]
+        out: dict[int, tuple[Violation, ...]] = {}
+        decisions = self._decide(norms, findings, scores, True, wanted, head)
+        for (i, before, starts, _), d, up in zip(items, decisions, lifted, strict=True):
+            segments = [(j, s, turns[j][1].text) for j, s in zip((*before, i), starts, strict=True) if turns[j][0] == "agent"]
+            vs = tuple(v for v in (_attribute(v, i, segments, alone, v.category in up) for v in d.violations) if v)
+            if vs:
+                out[i] = vs
+        return out
+
+
+_SENTENCE_FINAL = frozenset("。！？!?；;…")
+
+
+def _strength(d: Decision, category: str) -> float:
+    """How strongly a turn alone violates a category: its model score, or its violation's
+    (rules and model combined) when a rule made it stronger."""
+    return max([d.scores.get(category, 0.0), *(v.score for v in d.violations if v.category == category)])
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def _join(texts: Sequence[str]) -> tuple[str, tuple[int, ...]]:
+    """The turns as one text with a sentence end between them, and where each turn starts in it."""
+    out, starts = "", []
+    for t in texts:
+        if out and out.rstrip()[-1:] not in _SENTENCE_FINAL:
+            out += "。"
+        starts.append(len(out))
+        out += t
+    return out, tuple(starts)
+
+
+def _attribute(v: Violation, i: int, segments: Sequence[tuple[int, int, str]],
+               alone: dict[int, Decision], lifted: bool) -> Violation | None:
+    """A window's violation as turn ``i``'s, or None when the turn does not complete it.
+
+    Its evidence is split at turn boundaries into offsets of each agent turn's original
+    text, and some of it must lie in turn ``i``. One exception: a category an earlier turn
+    already violates, whose score this turn ``lifted`` (the explainer then points at the
+    earlier turn's stronger words); the turn as a whole is its evidence. With none in the
+    earlier turns, their own evidence for the category stands in, else the nearest earlier
+    agent turn as a whole.
+    """
+    pieces = [Evidence(s - at, e - at, text[s - at:e - at], j) for ev in v.evidence for j, at, text in segments
+              for s, e in [(max(ev.start, at), min(ev.end, at + len(text)))] if s < e]
+    texts = {j: text for j, _, text in segments}
+    here = tuple(replace(p, turn=None) for p in pieces if p.turn == i) or ((_whole(texts[i]),) if lifted else ())
+    if not here:
+        return None
+    earlier = tuple(p for p in pieces if p.turn != i) \
+        or tuple(replace(e, turn=j) for j in texts if j != i
+                 for w in alone[j].violations if w.category == v.category for e in w.evidence) \
+        or (replace(_whole(texts[segments[-2][0]]), turn=segments[-2][0]),)
+    turns = sorted({e.turn for e in earlier if e.turn is not None})
+    return replace(v, evidence=here, context_evidence=earlier, detectors=(*v.detectors, "transcript.window"),
+                   explanation=f"completed with turn {', '.join(map(str, turns))}: {v.explanation}"[:500])
+
+
+def _whole(text: str) -> Evidence:
+    body = text.strip()
+    start = text.index(body)
+    return Evidence(start, start + len(body), body)

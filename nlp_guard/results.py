@@ -18,12 +18,19 @@ def worst(verdicts: list[str]) -> Verdict:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
+    """A span of the original text; ``turn`` names another transcript turn whose text
+    the offsets point into (set only on a violation's ``context_evidence``)."""
+
     start: int
     end: int
     text: str
+    turn: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "text": self.text}
+        out: dict[str, Any] = {"start": self.start, "end": self.end, "text": self.text}
+        if self.turn is not None:
+            out["turn"] = self.turn
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +46,11 @@ class Violation:
     suggestion: str
     detectors: tuple[str, ...] = ()
     explanation: str = ""
+    # a violation completed across transcript turns: its words in the earlier turns
+    context_evidence: tuple[Evidence, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "category": self.category,
             "subcategory": self.subcategory,
             "score": round(self.score, 4),
@@ -54,6 +63,9 @@ class Violation:
             "detectors": list(self.detectors),
             "explanation": self.explanation,
         }
+        if self.context_evidence:  # absent otherwise: the shape existing consumers know
+            out["context_evidence"] = [e.to_dict() for e in self.context_evidence]
+        return out
 
 
 @dataclass(frozen=True, slots=True)

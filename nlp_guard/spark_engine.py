@@ -59,7 +59,8 @@ INPUT_FORMATS = ("jsonl", "csv", "txt", "parquet")
 _EVIDENCE = "array<struct<start:int,end:int,text:string>>"
 _VIOLATIONS = (f"array<struct<category:string,subcategory:string,score:double,source:string,action:string,"
                f"severity:string,evidence:{_EVIDENCE},citations:array<string>,suggestion:string,"
-               f"detectors:array<string>,explanation:string>>")
+               f"detectors:array<string>,explanation:string,"
+               f"context_evidence:array<struct<start:int,end:int,text:string,turn:int>>>>")
 _PII = "array<struct<type:string,start:int,end:int,text:string,score:double,validated:boolean>>"
 _SIGNALS = f"array<struct<code:string,name:string,escalate:boolean,evidence:{_EVIDENCE}>>"
 PARQUET_DDL = (

@@ -36,6 +36,9 @@ export function renderViolations(ul, violations) {
     li.append(head);
     const quotes = (v.evidence || []).map((e) => "「" + e.text + "」").join("、");
     if (quotes) li.append(el("p", "chip-evidence", "问题词句：" + quotes));
+    // a violation completed across transcript turns also quotes the earlier turns it was judged with
+    const context = (v.context_evidence || []).map((e) => `第 ${e.turn + 1} 轮「${e.text}」`).join("、");
+    if (context) li.append(el("p", "chip-evidence chip-context", "结合前文：" + context));
     if ((v.citations || []).length) {
       const cites = el("ul", "chip-cites");
       cites.setAttribute("aria-label", "依据的法规");
