@@ -150,7 +150,8 @@ class Guard:
         for i, m in enumerate(messages):
             validate_text(m.text, "text" if len(messages) == 1 else f"items[{i}].text", self.max_chars)
             validate_recipient(m.recipient)
-        return self._decide(*self._detect(messages), explain_model)
+        norms, findings, scores, head = self._detect(messages)
+        return self._decide(norms, findings, scores, explain_model, head=head)
 
     def _detect(self, messages: Sequence[Message]) -> tuple[list[Normalized], list[list[Finding]],
                                                             list[dict[str, float] | None], list[Scored] | None]:
