@@ -47,11 +47,11 @@ ENDED_KEEP_S = 600.0     # an ended call stays listed (with its result) this lon
 
 
 def judge_turn(guard: Guard, history: Sequence[dict[str, Any]], turn: dict[str, Any]) -> TurnResult:
-    """One final segment judged with the call so far: the single place to switch to
-    ``guard.check_turn(history, turn)`` once the transcript-context work lands.
-    Customer turns yield signals, which need neither context nor the model."""
+    """One final segment judged with the call so far, as ``check_transcript`` would judge it
+    within the whole call (the context window never reaches further back than
+    ``HISTORY_TURNS``). Customer turns yield signals, which need neither context nor the model."""
     context = list(history[-HISTORY_TURNS:]) if turn["speaker"] == "agent" else []
-    return guard.check_transcript([*context, turn]).turns[-1]
+    return guard.check_turn(context, turn)
 
 
 # -- frames in ------------------------------------------------------------------------------
