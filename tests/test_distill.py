@@ -160,3 +160,14 @@ def test_cli_check_explains_a_model_only_violation_either_way(mode: str) -> None
     word = "evidence head marks" if mode == "head" else "lowers the"
     assert all(word in v["explanation"] for v in model)
     assert all(text[e["start"]:e["end"]] == e["text"] for v in model for e in v["evidence"])
+
+
+def test_two_exports_of_the_same_weights_are_identical(tmp_path: Path) -> None:
+    """Quantization that reproduces (issue 13): eager attention, dynamic int8 with no
+    calibration data, so the same weights give the same bytes and so the same flip rate."""
+    torch.manual_seed(3)
+    net = distill.build_net({**bert_config_kwargs(), "attn_implementation": "eager"}, len(LABELS), token_head=True).eval()
+    write_tokenizer(tmp_path / "tok.json")
+    a, b = (write_model_dir(net, tmp_path / "tok.json", tmp_path / name, labels=LABELS, thresholds=dict.fromkeys(LABELS, 0.5),
+                            version="tiny", max_length=16, stride=4) for name in ("a", "b"))
+    assert (a / "model.onnx").read_bytes() == (b / "model.onnx").read_bytes()
