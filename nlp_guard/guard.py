@@ -75,7 +75,7 @@ class Guard:
         self.classifier = classifier
         self.max_chars = max_chars
         self.rules = RuleSet(self.policy)
-        self.recipient_rule = RecipientRule.from_pack(self.policy, self.rules.context)
+        self.recipient_rule = RecipientRule.from_pack(self.policy)
         self.engine = PolicyEngine(self.policy, self.recipient_rule.relay_suggestion())
         self.signals = SignalDetector(self.policy)
 
@@ -121,7 +121,7 @@ class Guard:
             validate_recipient(m.recipient)
         norms = [normalize(m.text) for m in messages]
         scores = self.classifier.predict([n.text for n in norms]) if self.classifier else [None] * len(norms)
-        findings = [self.rules.match(n.text, m.recipient) + self.recipient_rule.check(n.text, m.recipient)
+        findings = [self.rules.match(n.text, m.recipient, n.breaks) + self.recipient_rule.check(n.text, m.recipient)
                     for m, n in zip(messages, norms, strict=True)]
         evidence = self._model_evidence(norms, findings, scores, explain_model)
         return [self.engine.decide(norm, found + extra, analyze(norm.text), sc, self.model_version)
@@ -154,7 +154,7 @@ class Guard:
             adjusted = dict(sc) if sc else sc
             for code, spans in drivers.get(i, {}).items():
                 cat = cats[code]
-                if spans and self.rules.context.reason(n.text, spans[0].start, spans[0].end):
+                if spans and self.rules.context.reason(n.text, spans[0].start, spans[0].end, n.breaks):
                     adjusted[code] = min(adjusted[code], cat.threshold / 2)
                     continue
                 extra += [Finding(cat.model_subcategory, d.start, d.end, adjusted[code], "model", self.classifier.version,

@@ -9,6 +9,10 @@ half-width) and lower-case; traditional to simplified (OpenCC); emoji that
 stand for weapons; pinyin and ASCII initials (``pian zi``, ``fy``); separators
 inserted between Chinese characters (``骗*子``, ``法 院``); homophones
 (``判型`` → ``判刑``).
+
+Whitespace between Chinese characters is removed for matching (``法 院``), but
+where it stood a sentence ended as far as the context filter is concerned
+(``后果自负\n谨防诈骗``): :attr:`Normalized.breaks` keeps those boundaries.
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ class Normalized:
     text: str
     starts: tuple[int, ...]
     ends: tuple[int, ...]
+    breaks: frozenset[int] = frozenset()  # positions i with a sentence boundary between text[i-1] and text[i]
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalised span ``[start, end)`` to the original text."""
@@ -151,6 +156,13 @@ def _ascii_key(matched: str) -> str:
     return regex.sub(r"[\s\-_*.]", "", matched)
 
 
+def _breaks(original: str, text: str, starts: list[int], ends: list[int]) -> frozenset[int]:
+    """Positions where whitespace stood, removed (between Chinese characters) or kept."""
+    return frozenset(i for i in range(1, len(text))
+                     if text[i - 1].isspace() or text[i].isspace()
+                     or any(c.isspace() for c in original[ends[i - 1]:starts[i]]))
+
+
 def normalize(original: str) -> Normalized:
     """Normalise ``original`` for matching; see the module docstring for the steps."""
     chars: list[str] = []
@@ -182,4 +194,5 @@ def normalize(original: str) -> Normalized:
         text=b.text,
         starts=tuple(s for s, _ in b.spans),
         ends=tuple(e for _, e in b.spans),
+        breaks=_breaks(original, b.text, [s for s, _ in b.spans], [e for _, e in b.spans]),
     )

@@ -6,6 +6,7 @@ normalised offsets; the engine maps them to the original text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Set
 from dataclasses import dataclass
 
 import regex
@@ -49,15 +50,16 @@ class RuleSet:
         if firsts:
             add_words(sorted({w for c in self._rules for s in c.slots for w in s if len(w) > 1}))
 
-    def match(self, text: str, recipient: str | None = None) -> list[Finding]:
-        """Rule hits in normalised ``text`` that survive the context filter."""
+    def match(self, text: str, recipient: str | None = None, breaks: Set[int] = frozenset()) -> list[Finding]:
+        """Rule hits in normalised ``text`` that survive the context filter (``breaks``: the
+        sentence boundaries normalisation removed, :attr:`Normalized.breaks`)."""
         hits: list[Finding] = []
         tokens = tokenize(text) if self._token_gate is not None and self._token_gate.search(text) else []
         for c in self._rules:
             if c.rule.recipients and recipient not in c.rule.recipients:
                 continue
             for start, end, how in self._spans(c, text, tokens):
-                why_not = self.context.reason(text, start, end) if c.rule.protective_context else None
+                why_not = self.context.reason(text, start, end, breaks) if c.rule.protective_context else None
                 if why_not:
                     log.debug("rule %s suppressed at %d-%d: %s", c.rule.id, start, end, why_not)
                     continue
