@@ -145,7 +145,7 @@ class Guard:
             model_only = tuple(c for c, cat in cats.items() if c not in seen and (sc or {}).get(c, 0.0) >= cat.threshold)
             requests.append(Request(n.text, sc or {}, model_only))
         todo = [i for i, r in enumerate(requests) if r.categories]
-        explained = explain(self.classifier, [requests[i] for i in todo]) if explain_model else \
+        explained = explain(self.classifier, [requests[i] for i in todo], segmenter=self.rules.segmenter) if explain_model else \
             [dict.fromkeys(requests[i].categories, []) for i in todo]
         drivers = dict(zip(todo, explained, strict=True))
         out: list[tuple[list[Finding], dict[str, float] | None]] = []

@@ -14,7 +14,7 @@ import regex
 from .context import ContextFilter
 from .finding import Finding
 from .policy.schema import PolicyPack, Rule
-from .segment import add_words, tokenize
+from .segment import segmenter_for
 
 log = logging.getLogger(__name__)
 REGEX_TIMEOUT_S = 0.05
@@ -47,14 +47,14 @@ class RuleSet:
         # a token pattern can only match where its first slot's word occurs, so a text with none of those
         # words skips segmentation, the costliest step for a clean message
         self._token_gate = regex.compile("|".join(map(regex.escape, firsts))) if firsts else None
-        if firsts:
-            add_words(sorted({w for c in self._rules for s in c.slots for w in s if len(w) > 1}))
+        # this pack's own tokenizer: a tenant's words never reach another tenant's segmentation
+        self.segmenter = segmenter_for(frozenset(w for c in self._rules for s in c.slots for w in s if len(w) > 1))
 
     def match(self, text: str, recipient: str | None = None, breaks: Set[int] = frozenset()) -> list[Finding]:
         """Rule hits in normalised ``text`` that survive the context filter (``breaks``: the
         sentence boundaries normalisation removed, :attr:`Normalized.breaks`)."""
         hits: list[Finding] = []
-        tokens = tokenize(text) if self._token_gate is not None and self._token_gate.search(text) else []
+        tokens = self.segmenter.tokenize(text) if self._token_gate is not None and self._token_gate.search(text) else []
         for c in self._rules:
             if c.rule.recipients and recipient not in c.rule.recipients:
                 continue
