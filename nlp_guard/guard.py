@@ -124,7 +124,7 @@ class Guard:
         findings = [self.rules.match(n.text, m.recipient, n.breaks) + self.recipient_rule.check(n.text, m.recipient)
                     for m, n in zip(messages, norms, strict=True)]
         evidence = self._model_evidence(norms, findings, scores, explain_model)
-        return [self.engine.decide(norm, found + extra, analyze(norm.text), sc, self.model_version)
+        return [self.engine.decide(norm, found + extra, analyze(norm.cased), sc, self.model_version)
                 for norm, found, (extra, sc) in zip(norms, findings, evidence, strict=True)]
 
     def _model_evidence(self, norms: Sequence[Normalized], findings: Sequence[list[Finding]],
@@ -208,6 +208,6 @@ class Guard:
             else:
                 norm = normalize(str(t["text"]))
                 results.append(TurnResult(i, "customer", "allow", (), self.signals.detect(norm),
-                                          self.engine.pii(norm, analyze(norm.text))))
+                                          self.engine.pii(norm, analyze(norm.cased))))
         return TranscriptDecision(worst([r.decision for r in results]), tuple(results),
                                   self.policy.version, self.model_version)

@@ -5,7 +5,8 @@ original characters it came from, so a span found on normalised text maps back
 to the user's original text exactly.
 
 Steps, in order: drop zero-width and control characters; NFKC (full-width to
-half-width) and lower-case; traditional to simplified (OpenCC); emoji that
+half-width) and lower-case (:attr:`Normalized.cased` keeps the case, for PII
+such as ``91350100M000100Y43`` and ``京A12345``); traditional to simplified (OpenCC); emoji that
 stand for weapons; pinyin and ASCII initials (``pian zi``, ``fy``); separators
 inserted between Chinese characters (``骗*子``, ``法 院``); homophones
 (``判型`` → ``判刑``).
@@ -40,6 +41,7 @@ class Normalized:
     starts: tuple[int, ...]
     ends: tuple[int, ...]
     breaks: frozenset[int] = frozenset()  # positions i with a sentence boundary between text[i-1] and text[i]
+    cased: str = ""  # ``text`` with the original case kept (same length and offsets): what PII recognizers read
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalised span ``[start, end)`` to the original text."""
@@ -54,9 +56,10 @@ class Normalized:
 class _Builder:
     """Characters with their original ranges, rewritten pass by pass."""
 
-    def __init__(self, chars: list[str], spans: list[tuple[int, int]]) -> None:
+    def __init__(self, chars: list[str], spans: list[tuple[int, int]], cased: list[str]) -> None:
         self.chars = chars
         self.spans = spans
+        self.cased = cased  # chars before lower-casing; a rewritten character takes its rewrite
 
     @property
     def text(self) -> str:
@@ -66,6 +69,7 @@ class _Builder:
         text = self.text
         chars: list[str] = []
         spans: list[tuple[int, int]] = []
+        cased: list[str] = []
         pos = 0
         for m in pattern.finditer(text):
             i, j = m.span()
@@ -73,14 +77,17 @@ class _Builder:
                 continue
             chars.extend(self.chars[pos:i])
             spans.extend(self.spans[pos:i])
+            cased.extend(self.cased[pos:i])
             covered = (self.spans[i][0], self.spans[j - 1][1])
             for ch in repl(m):
                 chars.append(ch)
                 spans.append(covered)
+                cased.append(ch)
             pos = j
         chars.extend(self.chars[pos:])
         spans.extend(self.spans[pos:])
-        self.chars, self.spans = chars, spans
+        cased.extend(self.cased[pos:])
+        self.chars, self.spans, self.cased = chars, spans, cased
 
 
 @dataclass(frozen=True)
@@ -167,19 +174,22 @@ def normalize(original: str) -> Normalized:
     """Normalise ``original`` for matching; see the module docstring for the steps."""
     chars: list[str] = []
     spans: list[tuple[int, int]] = []
+    cased: list[str] = []
     for i, ch in enumerate(original):
         if ch in _ZERO_WIDTH or (unicodedata.category(ch) in ("Cc", "Cf") and ch not in _KEEP_CONTROLS):
             continue
-        for out in unicodedata.normalize("NFKC", ch).lower():
-            chars.append(out)
-            spans.append((i, i + 1))
-    b = _Builder(chars, spans)
+        kept = unicodedata.normalize("NFKC", ch)
+        lowered = kept.lower()
+        chars.extend(lowered)
+        spans.extend([(i, i + 1)] * len(lowered))
+        cased.extend(kept if len(kept) == len(lowered) else lowered)  # "İ" lower-cases to two characters
+    b = _Builder(chars, spans, cased)
 
     simplified = _t2s()(b.text)
-    if len(simplified) == len(b.chars):
-        b.chars = list(simplified)
-    else:  # phrase conversion changed the length: fall back to per-character conversion
-        b.chars = [_t2s()(c) if len(_t2s()(c)) == 1 else c for c in b.chars]
+    if len(simplified) != len(b.chars):  # phrase conversion changed the length: convert per character
+        simplified = "".join(_t2s()(c) if len(_t2s()(c)) == 1 else c for c in b.chars)
+    b.cased = [new if new != old else kept for new, old, kept in zip(simplified, b.chars, b.cased, strict=True)]
+    b.chars = list(simplified)
 
     v = _variants()
     if v.emoji is not None:
@@ -195,4 +205,5 @@ def normalize(original: str) -> Normalized:
         starts=tuple(s for s, _ in b.spans),
         ends=tuple(e for _, e in b.spans),
         breaks=_breaks(original, b.text, [s for s, _ in b.spans], [e for _, e in b.spans]),
+        cased="".join(b.cased),
     )
