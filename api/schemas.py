@@ -176,6 +176,7 @@ class CheckResponse(_Out):
     violations: list[ViolationOut]
     pii: list[PIIOut]
     rewrite: str | None
+    rewrite_note: str | None = Field(default=None, description="why rewrite is null: no candidate passed its own check")
     scores: dict[str, float]
     policy_version: str
     model_version: str | None

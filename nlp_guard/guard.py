@@ -109,8 +109,8 @@ class Guard:
         if not suggest:
             return decisions
         flagged = [i for i, d in enumerate(decisions) if d.decision != "allow"]
-        for i, text in zip(flagged, self._suggest([(messages[i], decisions[i]) for i in flagged]), strict=True):
-            decisions[i] = replace(decisions[i], rewrite=text)
+        for i, (text, note) in zip(flagged, self._suggest([(messages[i], decisions[i]) for i in flagged]), strict=True):
+            decisions[i] = replace(decisions[i], rewrite=text, rewrite_note=note)
         return decisions
 
     def _screen(self, messages: Sequence[Message], explain_model: bool) -> list[Decision]:
@@ -124,8 +124,8 @@ class Guard:
         findings = [self.rules.match(n.text, m.recipient, n.breaks) + self.recipient_rule.check(n.text, m.recipient)
                     for m, n in zip(messages, norms, strict=True)]
         evidence = self._model_evidence(norms, findings, scores, explain_model)
-        return [self.engine.decide(norm, found + extra, analyze(norm.cased), sc, self.model_version)
-                for norm, found, (extra, sc) in zip(norms, findings, evidence, strict=True)]
+        return [self.engine.decide(norm, found + extra, analyze(norm.cased), sc, self.model_version, m.recipient)
+                for m, norm, found, (extra, sc) in zip(messages, norms, findings, evidence, strict=True)]
 
     def _model_evidence(self, norms: Sequence[Normalized], findings: Sequence[list[Finding]],
                         scores: Sequence[dict[str, float] | None],
@@ -175,15 +175,22 @@ class Guard:
             unique.append(m)
         return {m for m, d in zip(unique, self._screen(unique, False), strict=True) if d.decision == "allow"}
 
-    def _suggest(self, flagged: Sequence[tuple[Message, Decision]]) -> list[str]:
-        """Per flagged message, a rewrite that itself passes the check, else the plain
-        suggestions. Two screening batches for all of them: their clauses, then the rewrites."""
+    def _suggest(self, flagged: Sequence[tuple[Message, Decision]]) -> list[tuple[str | None, str | None]]:
+        """Per flagged message, the first of (the clause rewrite, the plain suggestions) that itself
+        passes the check for the same recipient, else no rewrite and a note saying why. Two
+        screening batches for all of them: their clauses, then the candidates."""
         clean = [[c for c in clean_clauses(m.text, d.violations) if c.strip()] for m, d in flagged]
         ok = self._allowed([Message(c, m.recipient) for (m, _), cs in zip(flagged, clean, strict=True) for c in cs])
-        candidates = [Message(rewrite(m.text, d.violations, lambda c, r=m.recipient: not c.strip() or Message(c, r) in ok),
-                              m.recipient) for m, d in flagged]
-        passed = self._allowed(candidates)
-        return [c.text if c in passed else fallback(d.violations) for c, (_, d) in zip(candidates, flagged, strict=True)]
+        candidates = [[Message(t, m.recipient) for t in dict.fromkeys((
+            rewrite(m.text, d.violations, lambda c, r=m.recipient: not c.strip() or Message(c, r) in ok),
+            fallback(d.violations)))] for m, d in flagged]
+        passed = self._allowed([c for cs in candidates for c in cs])
+        out: list[tuple[str | None, str | None]] = []
+        for cs, (m, _) in zip(candidates, flagged, strict=True):
+            good = next((c.text for c in cs if c in passed), None)
+            out.append((good, None) if good else
+                       (None, f"no rewrite: each of {len(cs)} candidate(s) is itself flagged for recipient={m.recipient}"))
+        return out
 
     # -- transcripts ----------------------------------------------------------------
     def check_transcript(self, turns: Sequence[dict[str, object]]) -> TranscriptDecision:
