@@ -32,7 +32,7 @@ async def scan(body: TranscriptRequest, service: ReadyServiceDep, principal: Sca
     turns = [t.model_dump() for t in body.turns]
     async with service.transcripts:
         result = (await asyncio.to_thread(tenant.guard.check_transcript, turns)).to_dict()
-    meta = {"endpoint": "scan", "call_id": body.call_id, "debtor_id": body.debtor_id, "turns": len(turns)}
+    meta = {"endpoint": "scan", "call_id": body.record_id, "debtor_id": body.debtor_id, "turns": len(turns)}
 
     def unit(s: Session, chain: Chain) -> int:
         return chain.append(tenant.tenant, principal.key_id, "scan",
