@@ -63,6 +63,13 @@ class ContextFilter:
             before = before.replace(word, "|")
         return before
 
+    def _closed(self, window: str) -> str:
+        """``window`` with allow-listed phrases blanked out: a complete protective phrase (谨防诈骗,
+        如有疑问请拨打) protects itself, not a hit glued to it ("…就是败类谨防诈骗")."""
+        for phrase in self.allow_list:
+            window = window.replace(phrase, "|")
+        return window
+
     def _cue(self, before: str, after: str) -> str | None:
         for cue in self.context.protective_prefixes:
             if cue in before:
@@ -92,14 +99,14 @@ class ContextFilter:
                                       *self.context.protective_suffixes) if w in around), None)
             if frame:
                 return f"quoted between {text[o]}{text[c]} in a sentence that reports or condemns it ({frame!r})"
-        after = text[end:s_right]
+        after = self._closed(text[end:s_right])
         cue = next((w for w in self.context.sentence_suffixes if w in after), None)
         if cue:
             return f"condemned by {cue!r} later in the sentence"
         c_left = max((m.end() for m in _CLAUSE_END.finditer(text, s_left, start)), default=s_left)
         c_right = next((m.start() for m in _CLAUSE_END.finditer(text, end, s_right)), s_right)
-        cue = self._cue(self._mask(text[max(c_left, start - self.context.window):start]),
-                        text[end:min(c_right, end + self.context.window)])
+        cue = self._cue(self._closed(self._mask(text[max(c_left, start - self.context.window):start])),
+                        self._closed(text[end:min(c_right, end + self.context.window)]))
         if cue:
             return cue
         clause = self._mask(text[max(c_left, start - self.context.negator_window):start])

@@ -7,7 +7,7 @@ to the user's original text exactly.
 Steps, in order: drop zero-width and control characters; NFKC (full-width to
 half-width) and lower-case (:attr:`Normalized.cased` keeps the case, for PII
 such as ``91350100M000100Y43`` and ``京A12345``); traditional to simplified (OpenCC); emoji that
-stand for weapons; pinyin and ASCII initials (``pian zi``, ``fy``); separators
+stand for weapons (other emoji are dropped: 😊 between words is decoration); pinyin and ASCII initials (``pian zi``, ``fy``); separators
 inserted between Chinese characters (``骗*子``, ``法 院``); homophones
 (``判型`` → ``判刑``).
 
@@ -157,17 +157,38 @@ def _t2s() -> Callable[[str], str]:
 
 
 _INSERTED_SEPARATOR = regex.compile(rf"(?<={CJK}){_SEPARATORS}+(?={CJK})")
+_PICTOGRAPH = regex.compile(r"\p{Extended_Pictographic}+")  # decoration left after the emoji that stand for words
 
 
 def _ascii_key(matched: str) -> str:
     return regex.sub(r"[\s\-_*.]", "", matched)
 
 
+_WHITESPACE = regex.compile(r"\s+")
+_RUN = regex.compile(r"\S+")
+
+
+def _sentence_space(original: str) -> set[int]:
+    """Indices of the original's whitespace that ends a sentence: a line break, or spaces between
+    two runs of at least two characters. Spaces between single characters (``法 院 传 票``)
+    only space the letters out."""
+    run_ending = {m.end(): len(m.group()) for m in _RUN.finditer(original)}
+    run_starting = {m.start(): len(m.group()) for m in _RUN.finditer(original)}
+    out: set[int] = set()
+    for m in _WHITESPACE.finditer(original):
+        ws = m.group()
+        if "\n" in ws or "\r" in ws or (run_ending.get(m.start(), 2) >= 2 and run_starting.get(m.end(), 2) >= 2):
+            out.update(range(m.start(), m.end()))
+    return out
+
+
 def _breaks(original: str, text: str, starts: list[int], ends: list[int]) -> frozenset[int]:
-    """Positions where whitespace stood, removed (between Chinese characters) or kept."""
+    """Positions of ``text`` where sentence-ending whitespace stood, removed or kept."""
+    ends_here = _sentence_space(original)
+    if not ends_here:
+        return frozenset()
     return frozenset(i for i in range(1, len(text))
-                     if text[i - 1].isspace() or text[i].isspace()
-                     or any(c.isspace() for c in original[ends[i - 1]:starts[i]]))
+                     if any(p in ends_here for p in range(ends[i - 1] - 1, max(ends[i - 1], starts[i]) + 1)))
 
 
 def normalize(original: str) -> Normalized:
@@ -194,6 +215,7 @@ def normalize(original: str) -> Normalized:
     v = _variants()
     if v.emoji is not None:
         b.sub(v.emoji, lambda m: v.emoji_map[m.group()])
+    b.sub(_PICTOGRAPH, lambda m: "")
     if v.ascii is not None:
         b.sub(v.ascii, lambda m: v.ascii_map.get(_ascii_key(m.group()), m.group()))
     b.sub(_INSERTED_SEPARATOR, lambda m: "")
