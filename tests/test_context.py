@@ -30,6 +30,8 @@ CASES = [
     ("“再不还钱后果自负”", "后果自负", None),                  # quotes that only decorate
     ("我跟你说“再不还钱后果自负”", "后果自负", None),
     ("“您好”再不还钱后果自负”", "后果自负", None),             # a stray closing quote pairs with nothing
+    ("我之前说过“再不还钱后果自负”", "后果自负", None),         # the collector quoting himself
+    ("会有人“去你单位找你”", "去你单位找你", None),
     # protective cues stay in their clause; condemnations reach back over a comma
     ("谨防冒充公检法诈骗", "冒充公检法", "protective cue"),
     ("谨防诈骗，再不还钱后果自负", "后果自负", None),
