@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import regex
 from fastapi import Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 Recipient = Literal["debtor", "guarantor", "emergency_contact", "third_party"]
 Channel = Literal["sms", "call", "app", "wechat", "email", "letter", "other"]
@@ -92,7 +92,19 @@ class Turn(_In):
 class TranscriptRequest(_In):
     turns: list[Turn] = Field(min_length=1, description="at most 200,000 characters in all (more gets 413)")
     call_id: Ident | None = None
+    id: Ident | None = Field(default=None, description="the call's id as scan files name it; the same as call_id")
     debtor_id: Ident | None = None
+
+    @model_validator(mode="after")
+    def _one_call_id(self) -> TranscriptRequest:
+        if self.id is not None and self.call_id is not None and self.id != self.call_id:
+            raise ValueError(f"id {self.id!r} and call_id {self.call_id!r} differ; send one of them")
+        return self
+
+    @property
+    def record_id(self) -> str | None:
+        """The call's id, whichever of ``call_id`` and ``id`` carried it (one record shape for CLI, Spark, API)."""
+        return self.call_id if self.call_id is not None else self.id
 
 
 class ContactEventRequest(_In):
@@ -184,6 +196,7 @@ class CheckResponse(_Out):
     violations: list[ViolationOut]
     pii: list[PIIOut]
     rewrite: str | None
+    rewrite_note: str | None = Field(default=None, description="why rewrite is null: no candidate passed its own check")
     scores: dict[str, float]
     policy_version: str
     model_version: str | None

@@ -1,5 +1,10 @@
 """Batch scanning of JSONL, CSV and TXT files, one output record per input line.
 
+Fields the scan does not use (``call_id``, ``duration``, gold ``labels`` of a QA
+export) are carried unchanged to the record's output line, so results join back;
+a field that is a near miss of a known one (``txet``, ``Recipient``) is an error
+that names the field meant, never silently ignored.
+
 A bad record never stops a scan: it gets an output line with an ``error`` that
 names the line and the field (and a line in the errors file, when one is asked
 for), and the scan goes on. A scan run again with ``skip`` (``--resume``) skips
@@ -26,6 +31,8 @@ from .model import find_model_dir
 MESSAGE_FIELDS = {"id", "text", "recipient", "channel", "sent_at", "agent_id", "debtor_id", "contact", "call_time"}
 TRANSCRIPT_FIELDS = {"id", "turns", "agent_id", "call_time", "sent_at", "channel", "debtor_id"}
 PASS_THROUGH = ("agent_id", "channel", "sent_at", "call_time", "debtor_id")
+OUTPUT_FIELDS = {"id", "error", "decision", "violations", "pii", "rewrite", "rewrite_note", "scores", "policy_version",
+                 "model_version", "escalate"}
 CSV_COLUMNS = ("id", "text", "recipient", "channel", "sent_at", "agent_id")
 
 
@@ -116,10 +123,38 @@ def csv_line_record(header: list[str], text: str, n: int) -> Record | None:
     return Record(n, {k: v for k, v in zip(header, cells) if v not in (None, "")})
 
 
-def _check_fields(obj: dict[str, Any], allowed: set[str], line: int) -> None:
-    unknown = sorted(set(obj) - allowed)
-    if unknown:
-        raise RecordError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}", line)
+def _distance(a: str, b: str) -> int:
+    """Edit distance with adjacent transpositions (``txet`` is one edit from ``text``)."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
+
+
+def meant_field(name: str, known: Iterable[str]) -> str | None:
+    """The known field ``name`` is a near miss of: a case variant, or at most two edits away
+    (one for names of three or four letters; none for ``id``, so ``uid`` passes through)."""
+    for k in sorted(known):
+        allowed = 2 if len(k) >= 5 else 1 if len(k) >= 3 else 0
+        if name != k and (name.lower() == k.lower() or _distance(name.lower(), k.lower()) <= allowed):
+            return k
+    return None
+
+
+def _extra_fields(obj: dict[str, Any], allowed: set[str], line: int) -> dict[str, Any]:
+    """The record's fields the scan does not use, to carry to the output; a near miss of a known
+    field, or a name the output itself uses, is an error naming the field."""
+    extra = {k: v for k, v in obj.items() if k not in allowed}
+    for k in extra:
+        meant = meant_field(k, MESSAGE_FIELDS | TRANSCRIPT_FIELDS)
+        if meant:
+            raise RecordError(f"{k}: unknown field; did you mean {meant!r}?", line)
+        if k in OUTPUT_FIELDS:
+            raise RecordError(f"{k}: the output line uses this name for the result; rename the input field", line)
+    return extra
 
 
 def record_id(rec: Record) -> Any:
@@ -141,11 +176,11 @@ def screen_record(guard: Guard, rec: Record) -> dict[str, Any]:
     try:
         extra = {k: obj[k] for k in PASS_THROUGH if k in obj}
         if "turns" in obj:
-            _check_fields(obj, TRANSCRIPT_FIELDS, rec.line)
+            extra.update(_extra_fields(obj, TRANSCRIPT_FIELDS, rec.line))
             if not isinstance(obj["turns"], list):
                 raise RecordError("turns: expected a list of {speaker, text}", rec.line)
             return {**base, **extra, **guard.check_transcript(obj["turns"]).to_dict()}
-        _check_fields(obj, MESSAGE_FIELDS, rec.line)
+        extra.update(_extra_fields(obj, MESSAGE_FIELDS, rec.line))
         if "text" not in obj:
             raise RecordError("text: missing (a message needs 'text', a transcript needs 'turns')", rec.line)
         d = guard.check_many([Message(obj["text"], obj.get("recipient") or "debtor")])[0]

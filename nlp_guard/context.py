@@ -1,22 +1,31 @@
 """Protective and negating context: why "谨防冒充公检法诈骗" is not impersonation.
 
-A hit is suppressed when it sits inside an allow-listed phrase, inside quotes,
-after a protective cue (请勿相信, 严禁 …) or before one (… 的说法, … 诈骗) in
-the same sentence, or after a negator (不会, 不是 …) in the same clause: a comma,
-an enumeration comma or a colon ends a negator's scope, so "不会告诉家人" is negated
-and "不会放过你，告诉你家人" is not. (Spaces between Chinese characters are gone
-after normalisation, so a spoken turn's pauses do not end a clause.)
+A hit is suppressed when it sits inside an allow-listed phrase, after a
+protective cue (请勿相信, 严禁 …) or before one (… 的说法, … 诈骗) in the same
+clause, before a condemnation later in its sentence (…，那都是谣言), or after a negator (不会, 不是 …) in the same clause: a comma, an
+enumeration comma or a colon ends a clause, so "不会告诉家人" is negated and
+"不会放过你，告诉你家人" is not, and "谨防诈骗，再不还钱后果自负" is a threat.
+
+Quotes do not protect by themselves. A hit inside one matched pair of quotes
+("请勿相信“已立案”的说法") is suppressed only when the sentence around the
+quotes carries a protective cue or a word that reports or condemns it
+(``quote_frames``: 违规, 有人, 道歉 …); quotes that merely decorate a threat
+("“您好”再不还钱我找人打死你“谢谢”") change nothing. Sentences end at
+sentence punctuation and wherever whitespace stood in the original text
+(``breaks``, from :func:`nlp_guard.normalize.normalize`), so a line break or a
+spoken pause cannot carry a warning over to the threat before it.
 """
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 
 import regex
 
 from .policy.schema import Context
 
-_SENTENCE_END = regex.compile(r"[。!?！？;；\n]")
-_CLAUSE_END = regex.compile(r"[，,、：:\s]")
+_SENTENCE_END = regex.compile(r"[。!?！？;；\s]")
+_CLAUSE_END = regex.compile(r"[，,、：:]")
 
 
 @dataclass(frozen=True)
@@ -24,41 +33,83 @@ class ContextFilter:
     context: Context
     allow_list: tuple[str, ...]
 
-    def _sentence(self, text: str, start: int, end: int) -> tuple[int, int]:
+    @staticmethod
+    def _sentence(text: str, start: int, end: int, breaks: Set[int]) -> tuple[int, int]:
         left = start
-        while left > 0 and not _SENTENCE_END.match(text[left - 1]):
+        while left > 0 and left not in breaks and not _SENTENCE_END.match(text[left - 1]):
             left -= 1
-        m = _SENTENCE_END.search(text, end)
-        return left, (m.start() if m else len(text))
+        right = end
+        while right < len(text) and right not in breaks and not _SENTENCE_END.match(text[right]):
+            right += 1
+        return left, right
 
-    def reason(self, text: str, start: int, end: int) -> str | None:
-        """Why the hit ``text[start:end]`` is not a violation, or None if it stands."""
+    def _quote(self, text: str, left: int, right: int, start: int, end: int) -> tuple[int, int] | None:
+        """The innermost matched pair of quotes in ``text[left:right]`` around the hit, if any."""
+        for opening, closing in self.context.quote_pairs:
+            open_at: list[int] = []
+            for i in range(left, right):
+                ch = text[i]
+                if ch == closing and open_at:
+                    o = open_at.pop()
+                    if o < start and i >= end:
+                        return o, i
+                elif ch == opening:
+                    open_at.append(i)
+        return None
+
+    def _mask(self, before: str) -> str:
+        """``before`` with the words that only look like negation (不要脸, 不会放过) blanked out."""
+        for word in self.context.non_negators:
+            before = before.replace(word, "|")
+        return before
+
+    def _closed(self, window: str) -> str:
+        """``window`` with allow-listed phrases blanked out: a complete protective phrase (谨防诈骗,
+        如有疑问请拨打) protects itself, not a hit glued to it ("…就是败类谨防诈骗")."""
+        for phrase in self.allow_list:
+            window = window.replace(phrase, "|")
+        return window
+
+    def _cue(self, before: str, after: str) -> str | None:
+        for cue in self.context.protective_prefixes:
+            if cue in before:
+                return f"protective cue {cue!r} before the hit"
+        for cue in self.context.protective_suffixes:
+            if cue in after:
+                return f"protective cue {cue!r} after the hit"
+        return None
+
+    def reason(self, text: str, start: int, end: int, breaks: Set[int] = frozenset()) -> str | None:
+        """Why the hit ``text[start:end]`` is not a violation, or None if it stands.
+
+        ``breaks`` are the sentence boundaries normalisation removed from ``text``.
+        """
         for phrase in self.allow_list:
             i = text.find(phrase, max(0, start - len(phrase)))
             while i != -1 and i <= start:
                 if i + len(phrase) >= end:
                     return f"inside allow-listed phrase {phrase!r}"
                 i = text.find(phrase, i + 1)
-        s_left, s_right = self._sentence(text, start, end)
-        for pair in self.context.quote_pairs:
-            opening, closing = pair[0], pair[1]
-            o = text.rfind(opening, s_left, start)
-            if o != -1:
-                c = text.find(closing, end, s_right)
-                if c != -1 and (opening != closing or text.count(opening, s_left, start) % 2 == 1):
-                    return f"quoted between {opening}{closing}"
-        before = text[max(s_left, start - self.context.window):start]
-        for cue in self.context.protective_prefixes:
-            if cue in before:
-                return f"protective cue {cue!r} before the hit"
-        after = text[end:min(s_right, end + self.context.window)]
-        for cue in self.context.protective_suffixes:
-            if cue in after:
-                return f"protective cue {cue!r} after the hit"
-        near = text[max(s_left, start - self.context.negator_window):start]
-        clause = _CLAUSE_END.split(near)[-1]
-        for word in self.context.non_negators:
-            clause = clause.replace(word, "|")
+        s_left, s_right = self._sentence(text, start, end, breaks)
+        quote = self._quote(text, s_left, s_right, start, end)
+        if quote:
+            o, c = quote
+            around = f"{text[s_left:o]}|{text[c + 1:s_right]}"
+            frame = next((w for w in (*self.context.quote_frames, *self.context.protective_prefixes,
+                                      *self.context.protective_suffixes) if w in around), None)
+            if frame:
+                return f"quoted between {text[o]}{text[c]} in a sentence that reports or condemns it ({frame!r})"
+        after = self._closed(text[end:s_right])
+        cue = next((w for w in self.context.sentence_suffixes if w in after), None)
+        if cue:
+            return f"condemned by {cue!r} later in the sentence"
+        c_left = max((m.end() for m in _CLAUSE_END.finditer(text, s_left, start)), default=s_left)
+        c_right = next((m.start() for m in _CLAUSE_END.finditer(text, end, s_right)), s_right)
+        cue = self._cue(self._closed(self._mask(text[max(c_left, start - self.context.window):start])),
+                        self._closed(text[end:min(c_right, end + self.context.window)]))
+        if cue:
+            return cue
+        clause = self._mask(text[max(c_left, start - self.context.negator_window):start])
         for neg in self.context.negators:
             if neg in clause:
                 return f"negated by {neg!r}"

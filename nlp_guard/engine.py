@@ -11,6 +11,7 @@ from collections import defaultdict
 from .finding import Finding
 from .normalize import Normalized
 from .policy.schema import PolicyPack
+from .recipient import MAY_KNOW_THE_DEBT
 from .recipient import SUBCATEGORY as RECIPIENT_SUBCATEGORY
 from .results import Decision, Evidence, PIIEntity, Verdict, Violation, worst
 
@@ -35,7 +36,7 @@ class PolicyEngine:
         return tuple(Evidence(s, e, norm.original[s:e]) for s, e in spans)
 
     def violations(self, norm: Normalized, findings: list[Finding],
-                   scores: dict[str, float] | None) -> tuple[Violation, ...]:
+                   scores: dict[str, float] | None, recipient: str = "debtor") -> tuple[Violation, ...]:
         by_sub: dict[str, list[Finding]] = defaultdict(list)
         for f in findings:
             by_sub[f.label].append(f)
@@ -50,14 +51,16 @@ class PolicyEngine:
                 if score < cat.threshold:
                     continue
                 sources = sorted({f.source for f in fs} | ({"model"} if model is not None and model >= cat.threshold else set()))
-                out.append(self._violation(norm, code, sub, score, "+".join(sources), fs))
+                out.append(self._violation(norm, code, sub, score, "+".join(sources), fs, recipient))
         return tuple(sorted(out, key=lambda v: (-v.score, v.subcategory)))
 
     def _violation(self, norm: Normalized, category: str, sub: str, score: float,
-                   source: str, fs: list[Finding]) -> Violation:
+                   source: str, fs: list[Finding], recipient: str) -> Violation:
         cat = self.pack.categories[category]
         spec = cat.subcategories[sub]
-        from_recipient = sub == RECIPIENT_SUBCATEGORY and any(f.source == "context" for f in fs)
+        # a contact or third party gets the call-back relay, never a sentence about the debt
+        relay = recipient not in MAY_KNOW_THE_DEBT or (
+            sub == RECIPIENT_SUBCATEGORY and any(f.source == "context" for f in fs))
         return Violation(
             category=category,
             subcategory=sub,
@@ -67,7 +70,7 @@ class PolicyEngine:
             severity=cat.severity,
             evidence=self.evidence(norm, fs),
             citations=tuple(self.pack.citations_for(sub)),
-            suggestion=self.relay_suggestion if from_recipient else spec.suggestion,
+            suggestion=self.relay_suggestion if relay else spec.suggestion,
             detectors=tuple(sorted({f.detector for f in fs})),
             explanation="; ".join(sorted({f.explanation for f in fs}))[:500],
         )
@@ -80,8 +83,8 @@ class PolicyEngine:
         return tuple(out)
 
     def decide(self, norm: Normalized, findings: list[Finding], pii: list[Finding],
-               scores: dict[str, float] | None, model_version: str | None) -> Decision:
-        violations = self.violations(norm, findings, scores)
+               scores: dict[str, float] | None, model_version: str | None, recipient: str = "debtor") -> Decision:
+        violations = self.violations(norm, findings, scores, recipient)
         verdict: Verdict = worst([v.action for v in violations])
         return Decision(verdict, violations, self.pii(norm, pii), self.pack.version, model_version,
                         scores=dict(scores or {}))

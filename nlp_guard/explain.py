@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import regex
 
 from .classifier import Classifier
-from .segment import tokenize
+from .segment import Segmenter, segmenter_for
 
 _CONTENT = regex.compile(r"[\p{Han}\p{L}\p{N}]")
 MAX_WORDS = 24
@@ -67,10 +67,12 @@ def _strongest(drops: list[tuple[float, Span]], top_k: int) -> list[Driver]:
     return [Driver(s, e, d) for d, (s, e) in ranked[:top_k] if d > 0 and d >= 0.25 * best]
 
 
-def explain(classifier: Classifier, requests: Sequence[Request], top_k: int = 3) -> list[dict[str, list[Driver]]]:
+def explain(classifier: Classifier, requests: Sequence[Request], top_k: int = 3,
+            segmenter: Segmenter | None = None) -> list[dict[str, list[Driver]]]:
     """Per request, per category, the spans that drive its score, strongest first
-    (empty when no span's removal lowers it)."""
-    words = [[(s, e) for w, s, e in tokenize(r.text) if _CONTENT.search(w)][:MAX_WORDS] for r in requests]
+    (empty when no span's removal lowers it); words are cut by ``segmenter`` (the pack's)."""
+    seg = segmenter or segmenter_for()
+    words = [[(s, e) for w, s, e in seg.tokenize(r.text) if _CONTENT.search(w)][:MAX_WORDS] for r in requests]
     runs = [_runs(w) for w in words]
     run_drops = _drops(classifier, list(zip(requests, runs, strict=True)))
     # round two: single words inside each category's strongest run (all words when the message is short)

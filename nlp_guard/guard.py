@@ -105,7 +105,7 @@ class Guard:
             raise InputError("explain: 'head' needs a model with an evidence head (a distilled student)")
         self.explain = "head" if explain == "auto" and has_head else "occlusion" if explain == "auto" else explain
         self.rules = RuleSet(self.policy)
-        self.recipient_rule = RecipientRule.from_pack(self.policy, self.rules.context)
+        self.recipient_rule = RecipientRule.from_pack(self.policy)
         self.engine = PolicyEngine(self.policy, self.recipient_rule.relay_suggestion())
         self.signals = SignalDetector(self.policy)
 
@@ -140,8 +140,8 @@ class Guard:
         if not suggest:
             return decisions
         flagged = [i for i, d in enumerate(decisions) if d.decision != "allow"]
-        for i, text in zip(flagged, self._suggest([(messages[i], decisions[i]) for i in flagged]), strict=True):
-            decisions[i] = replace(decisions[i], rewrite=text)
+        for i, (text, note) in zip(flagged, self._suggest([(messages[i], decisions[i]) for i in flagged]), strict=True):
+            decisions[i] = replace(decisions[i], rewrite=text, rewrite_note=note)
         return decisions
 
     def _screen(self, messages: Sequence[Message], explain_model: bool) -> list[Decision]:
@@ -151,7 +151,7 @@ class Guard:
             validate_text(m.text, "text" if len(messages) == 1 else f"items[{i}].text", self.max_chars)
             validate_recipient(m.recipient)
         norms, findings, scores, head = self._detect(messages)
-        return self._decide(norms, findings, scores, explain_model, head=head)
+        return self._decide(messages, norms, findings, scores, explain_model, head=head)
 
     def _detect(self, messages: Sequence[Message]) -> tuple[list[Normalized], list[list[Finding]],
                                                             list[dict[str, float] | None], list[Scored] | None]:
@@ -167,18 +167,18 @@ class Guard:
             scores = [h.scores for h in head]
         else:
             scores = list(self.classifier.predict(texts))
-        findings = [self.rules.match(n.text, m.recipient) + self.recipient_rule.check(n.text, m.recipient)
+        findings = [self.rules.match(n.text, m.recipient, n.breaks) + self.recipient_rule.check(n.text, m.recipient)
                     for m, n in zip(messages, norms, strict=True)]
         return norms, findings, scores, head
 
-    def _decide(self, norms: Sequence[Normalized], findings: Sequence[list[Finding]],
+    def _decide(self, messages: Sequence[Message], norms: Sequence[Normalized], findings: Sequence[list[Finding]],
                 scores: Sequence[dict[str, float] | None], explain_model: bool,
                 only: Sequence[Collection[str]] | None = None,
                 head: Sequence[Scored] | None = None) -> list[Decision]:
         """Decisions; with ``only``, the model may add no category outside each message's set."""
         evidence = self._model_evidence(norms, findings, scores, explain_model, only, head)
-        return [self.engine.decide(norm, found + extra, analyze(norm.text), sc, self.model_version)
-                for norm, found, (extra, sc) in zip(norms, findings, evidence, strict=True)]
+        return [self.engine.decide(norm, found + extra, analyze(norm.cased), sc, self.model_version, m.recipient)
+                for m, norm, found, (extra, sc) in zip(messages, norms, findings, evidence, strict=True)]
 
     def _model_evidence(self, norms: Sequence[Normalized], findings: Sequence[list[Finding]],
                         scores: Sequence[dict[str, float] | None], explain_model: bool,
@@ -204,7 +204,7 @@ class Guard:
             explained = [{c: [Driver(sp.start, sp.end, sp.weight) for sp in head[i].evidence.get(c, ())[:3]]
                           for c in requests[i].categories} for i in todo]
         elif explain_model:
-            explained = explain(self.classifier, [requests[i] for i in todo])
+            explained = explain(self.classifier, [requests[i] for i in todo], segmenter=self.rules.segmenter)
         else:
             explained = [dict.fromkeys(requests[i].categories, []) for i in todo]
         drivers = dict(zip(todo, explained, strict=True))
@@ -214,7 +214,7 @@ class Guard:
             adjusted = dict(sc) if sc else sc
             for code, spans in drivers.get(i, {}).items():
                 cat = cats[code]
-                if spans and self.rules.context.reason(n.text, spans[0].start, spans[0].end):
+                if spans and self.rules.context.reason(n.text, spans[0].start, spans[0].end, n.breaks):
                     adjusted[code] = min(adjusted[code], cat.threshold / 2)
                     continue
                 extra += [Finding(cat.model_subcategory, d.start, d.end, adjusted[code], "model", self.classifier.version,
@@ -235,15 +235,22 @@ class Guard:
             unique.append(m)
         return {m for m, d in zip(unique, self._screen(unique, False), strict=True) if d.decision == "allow"}
 
-    def _suggest(self, flagged: Sequence[tuple[Message, Decision]]) -> list[str]:
-        """Per flagged message, a rewrite that itself passes the check, else the plain
-        suggestions. Two screening batches for all of them: their clauses, then the rewrites."""
+    def _suggest(self, flagged: Sequence[tuple[Message, Decision]]) -> list[tuple[str | None, str | None]]:
+        """Per flagged message, the first of (the clause rewrite, the plain suggestions) that itself
+        passes the check for the same recipient, else no rewrite and a note saying why. Two
+        screening batches for all of them: their clauses, then the candidates."""
         clean = [[c for c in clean_clauses(m.text, d.violations) if c.strip()] for m, d in flagged]
         ok = self._allowed([Message(c, m.recipient) for (m, _), cs in zip(flagged, clean, strict=True) for c in cs])
-        candidates = [Message(rewrite(m.text, d.violations, lambda c, r=m.recipient: not c.strip() or Message(c, r) in ok),
-                              m.recipient) for m, d in flagged]
-        passed = self._allowed(candidates)
-        return [c.text if c in passed else fallback(d.violations) for c, (_, d) in zip(candidates, flagged, strict=True)]
+        candidates = [[Message(t, m.recipient) for t in dict.fromkeys((
+            rewrite(m.text, d.violations, lambda c, r=m.recipient: not c.strip() or Message(c, r) in ok),
+            fallback(d.violations)))] for m, d in flagged]
+        passed = self._allowed([c for cs in candidates for c in cs])
+        out: list[tuple[str | None, str | None]] = []
+        for cs, (m, _) in zip(candidates, flagged, strict=True):
+            good = next((c.text for c in cs if c in passed), None)
+            out.append((good, None) if good else
+                       (None, f"no rewrite: each of {len(cs)} candidate(s) is itself flagged for recipient={m.recipient}"))
+        return out
 
     # -- transcripts ----------------------------------------------------------------
     def check_transcript(self, turns: Sequence[dict[str, object]], context: bool = True) -> TranscriptDecision:
@@ -288,7 +295,7 @@ class Guard:
             else:
                 norm = normalize(m.text)
                 results.append(TurnResult(i, "customer", "allow", (), self.signals.detect(norm),
-                                          self.engine.pii(norm, analyze(norm.text))))
+                                          self.engine.pii(norm, analyze(norm.cased))))
         return results
 
     def _context_turns(self, turns: Sequence[tuple[str, Message]], i: int) -> tuple[int, ...]:
@@ -337,7 +344,7 @@ class Guard:
             lifted.append(up & violated)
         findings = [[f for f in found if f.category in w] for found, w in zip(findings, wanted, strict=True)]
         out: dict[int, tuple[Violation, ...]] = {}
-        decisions = self._decide(norms, findings, scores, True, wanted, head)
+        decisions = self._decide([m for *_, m in items], norms, findings, scores, True, wanted, head)
         for (i, before, starts, _), d, up in zip(items, decisions, lifted, strict=True):
             segments = [(j, s, turns[j][1].text) for j, s in zip((*before, i), starts, strict=True) if turns[j][0] == "agent"]
             vs = tuple(v for v in (_attribute(v, i, segments, alone, v.category in up) for v in d.violations) if v)

@@ -5,10 +5,15 @@ original characters it came from, so a span found on normalised text maps back
 to the user's original text exactly.
 
 Steps, in order: drop zero-width and control characters; NFKC (full-width to
-half-width) and lower-case; traditional to simplified (OpenCC); emoji that
-stand for weapons; pinyin and ASCII initials (``pian zi``, ``fy``); separators
+half-width) and lower-case (:attr:`Normalized.cased` keeps the case, for PII
+such as ``91350100M000100Y43`` and ``京A12345``); traditional to simplified (OpenCC); emoji that
+stand for weapons (other emoji are dropped: 😊 between words is decoration); pinyin and ASCII initials (``pian zi``, ``fy``); separators
 inserted between Chinese characters (``骗*子``, ``法 院``); homophones
 (``判型`` → ``判刑``).
+
+Whitespace between Chinese characters is removed for matching (``法 院``), but
+where it stood a sentence ended as far as the context filter is concerned
+(``后果自负\n谨防诈骗``): :attr:`Normalized.breaks` keeps those boundaries.
 """
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ class Normalized:
     text: str
     starts: tuple[int, ...]
     ends: tuple[int, ...]
+    breaks: frozenset[int] = frozenset()  # positions i with a sentence boundary between text[i-1] and text[i]
+    cased: str = ""  # ``text`` with the original case kept (same length and offsets): what PII recognizers read
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalised span ``[start, end)`` to the original text."""
@@ -49,9 +56,10 @@ class Normalized:
 class _Builder:
     """Characters with their original ranges, rewritten pass by pass."""
 
-    def __init__(self, chars: list[str], spans: list[tuple[int, int]]) -> None:
+    def __init__(self, chars: list[str], spans: list[tuple[int, int]], cased: list[str]) -> None:
         self.chars = chars
         self.spans = spans
+        self.cased = cased  # chars before lower-casing; a rewritten character takes its rewrite
 
     @property
     def text(self) -> str:
@@ -61,6 +69,7 @@ class _Builder:
         text = self.text
         chars: list[str] = []
         spans: list[tuple[int, int]] = []
+        cased: list[str] = []
         pos = 0
         for m in pattern.finditer(text):
             i, j = m.span()
@@ -68,14 +77,17 @@ class _Builder:
                 continue
             chars.extend(self.chars[pos:i])
             spans.extend(self.spans[pos:i])
+            cased.extend(self.cased[pos:i])
             covered = (self.spans[i][0], self.spans[j - 1][1])
             for ch in repl(m):
                 chars.append(ch)
                 spans.append(covered)
+                cased.append(ch)
             pos = j
         chars.extend(self.chars[pos:])
         spans.extend(self.spans[pos:])
-        self.chars, self.spans = chars, spans
+        cased.extend(self.cased[pos:])
+        self.chars, self.spans, self.cased = chars, spans, cased
 
 
 @dataclass(frozen=True)
@@ -145,33 +157,65 @@ def _t2s() -> Callable[[str], str]:
 
 
 _INSERTED_SEPARATOR = regex.compile(rf"(?<={CJK}){_SEPARATORS}+(?={CJK})")
+_PICTOGRAPH = regex.compile(r"\p{Extended_Pictographic}+")  # decoration left after the emoji that stand for words
 
 
 def _ascii_key(matched: str) -> str:
     return regex.sub(r"[\s\-_*.]", "", matched)
 
 
+_WHITESPACE = regex.compile(r"\s+")
+_RUN = regex.compile(r"\S+")
+
+
+def _sentence_space(original: str) -> set[int]:
+    """Indices of the original's whitespace that ends a sentence: a line break, or spaces between
+    two runs of at least two characters. Spaces between single characters (``法 院 传 票``)
+    only space the letters out."""
+    run_ending = {m.end(): len(m.group()) for m in _RUN.finditer(original)}
+    run_starting = {m.start(): len(m.group()) for m in _RUN.finditer(original)}
+    out: set[int] = set()
+    for m in _WHITESPACE.finditer(original):
+        ws = m.group()
+        if "\n" in ws or "\r" in ws or (run_ending.get(m.start(), 2) >= 2 and run_starting.get(m.end(), 2) >= 2):
+            out.update(range(m.start(), m.end()))
+    return out
+
+
+def _breaks(original: str, text: str, starts: list[int], ends: list[int]) -> frozenset[int]:
+    """Positions of ``text`` where sentence-ending whitespace stood, removed or kept."""
+    ends_here = _sentence_space(original)
+    if not ends_here:
+        return frozenset()
+    return frozenset(i for i in range(1, len(text))
+                     if any(p in ends_here for p in range(ends[i - 1] - 1, max(ends[i - 1], starts[i]) + 1)))
+
+
 def normalize(original: str) -> Normalized:
     """Normalise ``original`` for matching; see the module docstring for the steps."""
     chars: list[str] = []
     spans: list[tuple[int, int]] = []
+    cased: list[str] = []
     for i, ch in enumerate(original):
         if ch in _ZERO_WIDTH or (unicodedata.category(ch) in ("Cc", "Cf") and ch not in _KEEP_CONTROLS):
             continue
-        for out in unicodedata.normalize("NFKC", ch).lower():
-            chars.append(out)
-            spans.append((i, i + 1))
-    b = _Builder(chars, spans)
+        kept = unicodedata.normalize("NFKC", ch)
+        lowered = kept.lower()
+        chars.extend(lowered)
+        spans.extend([(i, i + 1)] * len(lowered))
+        cased.extend(kept if len(kept) == len(lowered) else lowered)  # "İ" lower-cases to two characters
+    b = _Builder(chars, spans, cased)
 
     simplified = _t2s()(b.text)
-    if len(simplified) == len(b.chars):
-        b.chars = list(simplified)
-    else:  # phrase conversion changed the length: fall back to per-character conversion
-        b.chars = [_t2s()(c) if len(_t2s()(c)) == 1 else c for c in b.chars]
+    if len(simplified) != len(b.chars):  # phrase conversion changed the length: convert per character
+        simplified = "".join(_t2s()(c) if len(_t2s()(c)) == 1 else c for c in b.chars)
+    b.cased = [new if new != old else kept for new, old, kept in zip(simplified, b.chars, b.cased, strict=True)]
+    b.chars = list(simplified)
 
     v = _variants()
     if v.emoji is not None:
         b.sub(v.emoji, lambda m: v.emoji_map[m.group()])
+    b.sub(_PICTOGRAPH, lambda m: "")
     if v.ascii is not None:
         b.sub(v.ascii, lambda m: v.ascii_map.get(_ascii_key(m.group()), m.group()))
     b.sub(_INSERTED_SEPARATOR, lambda m: "")
@@ -182,4 +226,6 @@ def normalize(original: str) -> Normalized:
         text=b.text,
         starts=tuple(s for s, _ in b.spans),
         ends=tuple(e for _, e in b.spans),
+        breaks=_breaks(original, b.text, [s for s, _ in b.spans], [e for _, e in b.spans]),
+        cased="".join(b.cased),
     )

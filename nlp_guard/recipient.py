@@ -4,6 +4,10 @@ The same overdue reminder is compliant to the debtor or guarantor and a
 privacy violation to an emergency contact or third party (PIPL Art. 10,
 信用卡办法 Art. 68, GB/T 45251). A debt fact is an amount, overdue status, the
 loan itself or the lending platform.
+
+Protective context (quotes, negation, warnings) never excuses a debt fact here:
+"请转告他“借呗借款8000元已逾期30天”" and "我们不会催他还这笔借款" tell the contact
+about the debt all the same.
 """
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from dataclasses import dataclass
 
 import regex
 
-from .context import ContextFilter
 from .finding import Finding
 from .policy.schema import PolicyPack
 
@@ -23,18 +26,16 @@ SUBCATEGORY = "privacy.third_party_disclosure"
 @dataclass(frozen=True)
 class RecipientRule:
     pattern: regex.Pattern[str]
-    context: ContextFilter
     relay: str
 
     @classmethod
-    def from_pack(cls, pack: PolicyPack, context: ContextFilter) -> RecipientRule:
+    def from_pack(cls, pack: PolicyPack) -> RecipientRule:
         f = pack.debt_facts
         alts = [regex.escape(t) for t in sorted(f.terms + f.platforms, key=len, reverse=True)] + [f"(?:{r})" for r in f.regex]
-        return cls(regex.compile("|".join(alts)), context, pack.relay_suggestion)
+        return cls(regex.compile("|".join(alts)), pack.relay_suggestion)
 
     def debt_facts(self, text: str) -> list[tuple[int, int]]:
-        return [m.span() for m in self.pattern.finditer(text, timeout=0.05)
-                if self.context.reason(text, *m.span()) is None]
+        return [m.span() for m in self.pattern.finditer(text, timeout=0.05)]
 
     def check(self, text: str, recipient: str | None) -> list[Finding]:
         """Debt facts in a message to someone who may not be told about the debt."""

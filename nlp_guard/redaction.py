@@ -14,7 +14,7 @@ from .pii.redact import Style
 def pii_findings(text: str) -> list:
     """PII findings with offsets into ``text`` itself."""
     norm = normalize(text)
-    return [f.moved(*norm.to_original(f.start, f.end)) for f in analyze(norm.text)]
+    return [f.moved(*norm.to_original(f.start, f.end)) for f in analyze(norm.cased)]
 
 
 def redact_original(text: str, style: Style = "mask") -> str:

@@ -105,6 +105,8 @@ class Decision:
     model_version: str | None
     rewrite: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    rewrite_note: str | None = None  # why there is no rewrite when none passes its own check
+
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +114,7 @@ class Decision:
             "violations": [v.to_dict() for v in self.violations],
             "pii": [p.to_dict() for p in self.pii],
             "rewrite": self.rewrite,
+            "rewrite_note": self.rewrite_note,
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
             "policy_version": self.policy_version,
             "model_version": self.model_version,

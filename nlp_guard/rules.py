@@ -6,6 +6,7 @@ normalised offsets; the engine maps them to the original text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Set
 from dataclasses import dataclass
 
 import regex
@@ -13,7 +14,7 @@ import regex
 from .context import ContextFilter
 from .finding import Finding
 from .policy.schema import PolicyPack, Rule
-from .segment import add_words, tokenize
+from .segment import segmenter_for
 
 log = logging.getLogger(__name__)
 REGEX_TIMEOUT_S = 0.05
@@ -46,18 +47,19 @@ class RuleSet:
         # a token pattern can only match where its first slot's word occurs, so a text with none of those
         # words skips segmentation, the costliest step for a clean message
         self._token_gate = regex.compile("|".join(map(regex.escape, firsts))) if firsts else None
-        if firsts:
-            add_words(sorted({w for c in self._rules for s in c.slots for w in s if len(w) > 1}))
+        # this pack's own tokenizer: a tenant's words never reach another tenant's segmentation
+        self.segmenter = segmenter_for(frozenset(w for c in self._rules for s in c.slots for w in s if len(w) > 1))
 
-    def match(self, text: str, recipient: str | None = None) -> list[Finding]:
-        """Rule hits in normalised ``text`` that survive the context filter."""
+    def match(self, text: str, recipient: str | None = None, breaks: Set[int] = frozenset()) -> list[Finding]:
+        """Rule hits in normalised ``text`` that survive the context filter (``breaks``: the
+        sentence boundaries normalisation removed, :attr:`Normalized.breaks`)."""
         hits: list[Finding] = []
-        tokens = tokenize(text) if self._token_gate is not None and self._token_gate.search(text) else []
+        tokens = self.segmenter.tokenize(text) if self._token_gate is not None and self._token_gate.search(text) else []
         for c in self._rules:
             if c.rule.recipients and recipient not in c.rule.recipients:
                 continue
             for start, end, how in self._spans(c, text, tokens):
-                why_not = self.context.reason(text, start, end) if c.rule.protective_context else None
+                why_not = self.context.reason(text, start, end, breaks) if c.rule.protective_context else None
                 if why_not:
                     log.debug("rule %s suppressed at %d-%d: %s", c.rule.id, start, end, why_not)
                     continue

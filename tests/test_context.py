@@ -1,9 +1,12 @@
-"""The protective and negating context filter, on the default pack's context."""
+"""The protective and negating context filter, on the default pack's context, and the bypasses it
+used to let through (issue 12): quote sandwiches, line breaks, disclosures wrapped in quotes."""
 from __future__ import annotations
 
 import pytest
 
+from nlp_guard import Guard
 from nlp_guard.context import ContextFilter
+from nlp_guard.normalize import normalize
 from nlp_guard.policy import default_policy
 
 # (text, the hit, why it does not count: a fragment of the reason, or None when the hit stands)
@@ -12,12 +15,39 @@ CASES = [
     ("我们不会称呼您为老赖", "老赖", "negated by '不会'"),
     ("也不需要您帮他还", "帮他还", "negated by '不需要'"),
     ("我们不会放过你，告诉你家人", "告诉你家人", None),       # the comma ends the negator's clause
-    ("不会放过你的老赖", "老赖", "negated by '不会'"),         # within the clause and the window
+    ("不会放过你的老赖", "老赖", None),                        # 不会放过 threatens, it negates nothing
+    ("绝不会轻易放过你这个老赖", "老赖", None),
+    ("你不是吓唬你的老赖", "老赖", None),
     ("不会的，明天十点钟就去找你们全体同事", "同事", None),     # beyond the comma and the 10-character window
     ("卡刷爆了就跑，你是不是个骗子", "骗子", None),            # 是不是 asks, it does not negate
     ("不要脸的老赖", "老赖", None),                            # 不要脸 insults, it does not negate
+    # quotes protect only inside one matched pair, and only in a sentence that reports or condemns them
     ("请勿相信'已立案'的说法", "已立案", "quoted"),
+    ("请勿相信“已立案”的说法", "已立案", "quoted"),
+    ("之前有同事跟您说「要拘留你」，这是违规的", "拘留", "quoted"),
+    ("“您好”再不还钱我找人打死你“谢谢”", "打死你", None),     # two pairs, the hit is in neither
+    ("「您好」再不还钱我找人打死你『谢谢』", "打死你", None),
+    ("“再不还钱后果自负”", "后果自负", None),                  # quotes that only decorate
+    ("我跟你说“再不还钱后果自负”", "后果自负", None),
+    ("“您好”再不还钱后果自负”", "后果自负", None),             # a stray closing quote pairs with nothing
+    ("我之前说过“再不还钱后果自负”", "后果自负", None),         # the collector quoting himself
+    ("会有人“去你单位找你”", "去你单位找你", None),
+    # protective cues stay in their clause; condemnations reach back over a comma
     ("谨防冒充公检法诈骗", "冒充公检法", "protective cue"),
+    ("谨防诈骗，再不还钱后果自负", "后果自负", None),
+    ("再不还钱后果自负，谢谢配合，谨防诈骗", "后果自负", None),
+    ("再不还钱后果自负，如有疑问请拨打客服", "后果自负", None),
+    ("如有人说要拘留你，请立即报警", "拘留", "protective cue '如有人'"),
+    ("但什么子女不能考公、要坐牢，那都是谣言", "坐牢", "condemned by"),
+]
+
+# (original text with whitespace, the hit, whether a cue across the whitespace may still suppress it)
+BREAKS = [
+    ("再不还钱后果自负\n谨防诈骗", "后果自负", None),
+    ("再不还钱后果自负 谨防诈骗", "后果自负", None),
+    ("再不还钱后果自负\u3000谨防诈骗", "后果自负", None),
+    ("再不还钱后果自负\r\n请勿相信", "后果自负", None),
+    ("谨防冒充公检法诈骗", "冒充公检法", "protective cue"),    # no whitespace: still protective
 ]
 
 
@@ -27,11 +57,65 @@ def context() -> ContextFilter:
     return ContextFilter(pack.context, tuple(pack.allow_list))
 
 
-@pytest.mark.parametrize(("text", "hit", "why"), CASES, ids=[c[0][:12] for c in CASES])
-def test_context_reason(context: ContextFilter, text: str, hit: str, why: str | None) -> None:
-    start = text.index(hit)
-    reason = context.reason(text, start, start + len(hit))
+def _check(reason: str | None, why: str | None) -> None:
     if why is None:
         assert reason is None
     else:
         assert reason is not None and why in reason, reason
+
+
+@pytest.mark.parametrize(("text", "hit", "why"), CASES, ids=[c[0][:12] for c in CASES])
+def test_context_reason(context: ContextFilter, text: str, hit: str, why: str | None) -> None:
+    start = text.index(hit)
+    _check(context.reason(text, start, start + len(hit)), why)
+
+
+@pytest.mark.parametrize(("raw", "hit", "why"), BREAKS, ids=[repr(c[0][8:11]) for c in BREAKS])
+def test_whitespace_ends_the_sentence(context: ContextFilter, raw: str, hit: str, why: str | None) -> None:
+    n = normalize(raw)
+    start = n.text.index(hit)
+    _check(context.reason(n.text, start, start + len(hit), n.breaks), why)
+
+
+# the bypasses listed in issue 12, through the whole pipeline (rules only)
+BYPASSES = [
+    ("“您好”再不还钱我找人打死你“谢谢”", "debtor", "block", "threat.bodily_harm"),
+    ("再不还钱后果自负\n谨防诈骗", "debtor", "block", "threat.veiled"),
+    ("再不还钱后果自负  \n  谨防诈骗", "debtor", "block", "threat.veiled"),
+    ("请转告他“借呗借款8000元已逾期30天”", "emergency_contact", "block", "privacy.third_party_disclosure"),
+    ("我们不会催他还这笔借款，请您转告他", "emergency_contact", "block", "privacy.third_party_disclosure"),
+    ("谨防诈骗：他在借呗的借款已逾期", "third_party", "block", "privacy.third_party_disclosure"),
+    ("不会放过你的老赖", "debtor", "block", "abuse.insult"),
+]
+
+# honest negatives: the same devices used for what they are for
+HONEST = [
+    ("请勿相信“已立案”“要拘留”的说法，我司从未委托任何人上门。", "debtor"),
+    ("谨防冒充公检法诈骗，还款请认准官方APP。", "debtor"),
+    ("请转告他“尽快回电”，谢谢。", "emergency_contact"),
+    ("如有人说要拘留你，请立即报警。", "debtor"),
+    ("“您好”，本月账单已出，请按时还款“谢谢”", "debtor"),
+    ("我们不会称呼您为老赖，只是提醒您月底前还款。", "debtor"),
+    ("之前有同事跟您说“再不还就去你单位闹”，这种话是严重违规的，向您道歉。", "debtor"),
+]
+
+
+@pytest.fixture(scope="module")
+def guard() -> Guard:
+    return Guard(default_policy())
+
+
+@pytest.mark.parametrize(("text", "recipient", "decision", "sub"), BYPASSES, ids=[b[0][:10] for b in BYPASSES])
+def test_listed_bypasses_are_caught(guard: Guard, text: str, recipient: str, decision: str, sub: str) -> None:
+    d = guard.check(text, recipient, suggest=False)
+    assert d.decision == decision, d.to_dict()
+    assert sub in {v.subcategory for v in d.violations}
+    for v in d.violations:  # evidence points into the original text
+        for e in v.evidence:
+            assert text[e.start:e.end] == e.text
+
+
+@pytest.mark.parametrize(("text", "recipient"), HONEST, ids=[h[0][:10] for h in HONEST])
+def test_honest_protective_text_passes(guard: Guard, text: str, recipient: str) -> None:
+    d = guard.check(text, recipient, suggest=False)
+    assert d.decision == "allow", d.to_dict()

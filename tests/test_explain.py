@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import pytest
 
 from nlp_guard.explain import MAX_WORDS, RUN, Request, explain
-from nlp_guard.segment import tokenize
+from nlp_guard.segment import segmenter_for
 
 
 class KeywordClassifier:
@@ -63,7 +63,7 @@ def test_one_call_per_round_for_the_whole_batch_and_fewer_variants_than_words() 
     clf = KeywordClassifier({"threat": ("小路",), "privacy": ("儿子",)})
     reqs = [clf.request(LONG), clf.request(LONG.replace("王先生", "李女士"))]
     explain(clf, reqs)
-    words = sum(1 for _ in tokenize(LONG))
+    words = sum(1 for _ in segmenter_for().tokenize(LONG))
     assert len(clf.calls) == 2  # round one (runs) and round two (words), both messages together
     per_message = sum(clf.calls) / 2
     assert per_message <= min(words, MAX_WORDS) / RUN + 2 * RUN + 1 < words

@@ -161,11 +161,10 @@ def test_model_evidence_goes_through_the_protective_context_filter(text: str, de
 ])
 def test_token_patterns_segment_only_when_they_can_match(
         rules_guard: Guard, monkeypatch: pytest.MonkeyPatch, text: str, segmented: bool, fires: bool) -> None:
-    import nlp_guard.rules as rules
-
     calls: list[str] = []
-    real = rules.tokenize
-    monkeypatch.setattr(rules, "tokenize", lambda t: calls.append(t) or real(t))
+    seg = rules_guard.rules.segmenter
+    real = seg.tokenize
+    monkeypatch.setattr(seg, "tokenize", lambda t: calls.append(t) or real(t))
     d = rules_guard.check(text)
     assert bool(calls) == segmented
     assert any("threat.family.routine" in v.detectors for v in d.violations) == fires

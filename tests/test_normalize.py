@@ -54,6 +54,27 @@ def test_offsets_are_monotonic_and_inside_the_original(raw: str) -> None:
         assert 0 <= n.starts[i] < n.ends[i] <= len(raw)
         if i:
             assert n.starts[i] >= n.starts[i - 1]
+    assert all(0 < b < len(n.text) for b in n.breaks)
+
+
+BREAKS = [
+    ("后果自负\n谨防诈骗", "后果自负谨防诈骗", {4}),
+    ("法 院 传 票", "法院传票", set()),        # letters spaced out: no sentence ends
+    ("后果自负 谨防诈骗", "后果自负谨防诈骗", {4}),
+    ("后 果 自 负\n谨 防", "后果自负谨防", {4}),
+    ("a😊b，😊骗子", "ab,骗子", set()),
+    ("骗*子", "骗子", set()),
+    ("pian zi", "骗子", set()),           # one replacement, no boundary inside it
+    ("你好，我是", "你好,我是", set()),
+    ("app 账号", "app 账号", {3, 4}),
+    ("pian zi", "骗子", set()),
+]
+
+
+@pytest.mark.parametrize(("raw", "text", "breaks"), BREAKS)
+def test_whitespace_leaves_a_sentence_break(raw: str, text: str, breaks: set[int]) -> None:
+    n = normalize(raw)
+    assert (n.text, set(n.breaks)) == (text, breaks)
 
 
 filler = st.text(alphabet="您好请尽快处理账单的谢谢今天明天 0123456789abc", max_size=12)

@@ -54,7 +54,8 @@ def jsonl_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lines = [json.dumps(d, ensure_ascii=False) for d in _records()]
     lines.insert(17, "{not json")
     lines.insert(40, "")
-    lines.insert(41, json.dumps({"id": "bad-field", "text": "你好", "colour": "red"}))
+    lines.insert(41, json.dumps({"id": "bad-field", "txet": "你好"}))  # a near miss: an error naming 'text'
+    lines.insert(42, json.dumps({"id": "qa-export", "text": "你好", "call_id": "C1", "labels": ["ok"]}))  # carried
     lines.insert(90, "[1, 2]")
     src = tmp_path_factory.mktemp("in") / "in.jsonl"
     src.write_bytes(("\n".join(lines) + "\n").encode() + b'{"id": "utf", "text": "\xe4\xbd\xa0\xff"}\n')

@@ -51,5 +51,5 @@ async def scan(body: TranscriptRequest, service: ReadyServiceDep, principal: Sca
         raise ApiError(413, "transcript_too_long",
                        f"turns: the transcript has {total} characters; the limit is {st.max_transcript_chars}", "turns")
     turns = [t.model_dump() for t in body.turns]
-    meta = {"endpoint": "scan", "call_id": body.call_id, "debtor_id": body.debtor_id, "turns": len(turns)}
+    meta = {"endpoint": "scan", "call_id": body.record_id, "debtor_id": body.debtor_id, "turns": len(turns)}
     return TranscriptResponse.response(await scan_and_record(service, tenant, tenant.guard, principal.key_id, turns, meta))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import regex
+
 from nlp_guard.pii.base import Pattern, PatternRecognizer
 
 #: Province abbreviations that open a plate.
@@ -35,6 +37,7 @@ class PlateRecognizer(PatternRecognizer):
         ),
     )
     CONTEXT: ClassVar[tuple[str, ...]] = ("车牌", "牌照", "车辆", "号牌", "车号", "汽车", "拖车", "扣车")
+    FLAGS: ClassVar[int] = regex.VERSION1 | regex.IGNORECASE  # 京a12345 is the same plate
 
     def score_match(self, pattern: Pattern, pattern_text: str) -> float:
         """A standard plate of five digits is the most common shape; all letters is suspicious."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import regex
+
 from nlp_guard.pii.base import Pattern, PatternRecognizer
 
 #: GB 32100 alphabet: digits and capitals without I, O, S, V, Z.
@@ -39,7 +41,8 @@ class UsccRecognizer(PatternRecognizer):
     )
     CONTEXT: ClassVar[tuple[str, ...]] = ("信用代码", "社会信用", "统一代码", "营业执照", "税号", "纳税人识别号", "组织机构")
     VALIDATION: ClassVar[str] = "checksum GB 32100"
+    FLAGS: ClassVar[int] = regex.VERSION1 | regex.IGNORECASE  # typed in lower case, the code is the same
 
     def validate_result(self, pattern_text: str) -> bool | None:
         """MOD 31 check character."""
-        return is_valid_uscc(pattern_text)
+        return is_valid_uscc(pattern_text.upper())

@@ -94,6 +94,11 @@ class Context(_Strict):
     negator_window: int = Field(default=3, ge=1, le=16)
     non_negators: list[str] = []  # words that hold a negator but do not negate: 是不是, 不要脸
     quote_pairs: list[str] = Field(description="two-character strings: opening then closing quote")
+    # words that make a quote reported or condemned speech when they stand in its sentence
+    # ("之前有同事跟您说“…”，这是违规的"); quotes without one protect nothing
+    quote_frames: list[str] = []
+    # condemnations that reach back over a comma ("要坐牢，那都是谣言"); other cues stay in their clause
+    sentence_suffixes: list[str] = []
 
     @field_validator("quote_pairs")
     @classmethod

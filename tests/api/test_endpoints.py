@@ -79,6 +79,19 @@ def test_transcript_scan_reports_a_threat_split_across_turns(client, auth):
     assert "context_evidence" not in r.json()["turns"][0]["violations"][0]
 
 
+@pytest.mark.parametrize("ids", [{"call_id": "C9"}, {"id": "C9"}, {"id": "C9", "call_id": "C9"}])
+def test_transcript_accepts_id_as_scan_files_name_it(client, auth, ids):
+    turns = [{"speaker": "agent", "text": POLITE}]
+    r = client.post("/v1/transcripts/scan", json={"turns": turns, **ids}, headers=auth)
+    assert r.status_code == 200, r.text
+
+
+def test_transcript_id_and_call_id_must_agree(client, auth):
+    turns = [{"speaker": "agent", "text": POLITE}]
+    r = client.post("/v1/transcripts/scan", json={"turns": turns, "id": "C1", "call_id": "C2"}, headers=auth)
+    assert r.status_code == 422 and "differ" in r.json()["error"]["message"], r.text
+
+
 def test_policy_and_overlay_per_tenant(client, make_key):
     a, b = make_key("acme"), make_key("beta")
     base = client.get("/v1/policy", headers=a).json()

@@ -20,7 +20,7 @@ CASES: list[tuple[str, str, str | None]] = [
     ("bad_check", bad_check(GEN, USCC_CHARS), None),
     ("bad_check_public", bad_check(PUBLIC[0], USCC_CHARS), None),
     ("letter_O_not_allowed", "91330100716105852O", None),
-    ("lowercase", PUBLIC[0].lower(), None),
+    ("lowercase", PUBLIC[0].lower(), PUBLIC[0].lower()),  # typed in lower case: the same code
     ("division_not_digits", "91AB0100716105852F", None),
     ("inside_longer", "X" + PUBLIC[0], None),
     ("seventeen", PUBLIC[0][:17], None),
