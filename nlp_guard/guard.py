@@ -26,12 +26,22 @@ from .recipient import RECIPIENTS, RecipientRule
 from .results import Decision, Evidence, TranscriptDecision, TurnResult, Violation, worst
 from .rewrite import clean_clauses, fallback, rewrite
 from .rules import RuleSet
+from .sentences import View, score_views
 from .signals import SignalDetector
 
 MAX_CHARS = 5_000
 EXPLAIN_MODES = ("auto", "head", "occlusion")
 SPEAKERS = ("agent", "customer")
 _BAD_CONTROL = regex.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    """What the classifier pass found beyond scores: an evidence head's marked words, and
+    per message and category the view (whole message or one sentence) that set the score."""
+
+    head: list[Scored] | None
+    origins: list[dict[str, View]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,39 +160,37 @@ class Guard:
         for i, m in enumerate(messages):
             validate_text(m.text, "text" if len(messages) == 1 else f"items[{i}].text", self.max_chars)
             validate_recipient(m.recipient)
-        norms, findings, scores, head = self._detect(messages)
-        return self._decide(messages, norms, findings, scores, explain_model, head=head)
+        norms, findings, scores, detected = self._detect(messages)
+        return self._decide(messages, norms, findings, scores, explain_model, detected=detected)
 
     def _detect(self, messages: Sequence[Message]) -> tuple[list[Normalized], list[list[Finding]],
-                                                            list[dict[str, float] | None], list[Scored] | None]:
-        """Normalised texts, rule and recipient findings, model scores and, from a model with an
-        evidence head, its marked words (one classifier call)."""
+                                                            list[dict[str, float] | None], Detected]:
+        """Normalised texts, rule and recipient findings, model scores (the strongest of the
+        message and its sentences, ``nlp_guard.sentences``) and which view set each score, with
+        an evidence head's marked words (one classifier call)."""
         norms = [normalize(m.text) for m in messages]
-        texts = [n.text for n in norms]
         head: list[Scored] | None = None
+        origins: list[dict[str, View]] = [{} for _ in norms]
         if self.classifier is None:
             scores: list[dict[str, float] | None] = [None] * len(norms)
-        elif self.explain == "head":
-            head = self.classifier.predict_with_evidence(texts)  # type: ignore[attr-defined]
-            scores = [h.scores for h in head]
         else:
-            scores = list(self.classifier.predict(texts))
+            scores, head, origins = score_views(self.classifier, norms, self.explain == "head")  # type: ignore[assignment]
         findings = [self.rules.match(n.text, m.recipient, n.breaks) + self.recipient_rule.check(n.text, m.recipient)
                     for m, n in zip(messages, norms, strict=True)]
-        return norms, findings, scores, head
+        return norms, findings, scores, Detected(head, origins)
 
     def _decide(self, messages: Sequence[Message], norms: Sequence[Normalized], findings: Sequence[list[Finding]],
                 scores: Sequence[dict[str, float] | None], explain_model: bool,
                 only: Sequence[Collection[str]] | None = None,
-                head: Sequence[Scored] | None = None) -> list[Decision]:
+                detected: Detected | None = None) -> list[Decision]:
         """Decisions; with ``only``, the model may add no category outside each message's set."""
-        evidence = self._model_evidence(norms, findings, scores, explain_model, only, head)
+        evidence = self._model_evidence(norms, findings, scores, explain_model, only, detected)
         return [self.engine.decide(norm, found + extra, analyze(norm.cased), sc, self.model_version, m.recipient)
                 for m, norm, found, (extra, sc) in zip(messages, norms, findings, evidence, strict=True)]
 
     def _model_evidence(self, norms: Sequence[Normalized], findings: Sequence[list[Finding]],
                         scores: Sequence[dict[str, float] | None], explain_model: bool,
-                        only: Sequence[Collection[str]] | None = None, head: Sequence[Scored] | None = None,
+                        only: Sequence[Collection[str]] | None = None, detected: Detected | None = None,
                         ) -> list[tuple[list[Finding], dict[str, float] | None]]:
         """Evidence for categories that only the model saw, and the scores the engine should use.
 
@@ -200,11 +208,12 @@ class Guard:
                                and (only is None or c in only[i]))
             requests.append(Request(n.text, sc or {}, model_only))
         todo = [i for i, r in enumerate(requests) if r.categories]
+        head = detected.head if detected else None
         if head is not None:  # the evidence head marked the words in the same forward pass
             explained = [{c: [Driver(sp.start, sp.end, sp.weight) for sp in head[i].evidence.get(c, ())[:3]]
                           for c in requests[i].categories} for i in todo]
         elif explain_model:
-            explained = explain(self.classifier, [requests[i] for i in todo], segmenter=self.rules.segmenter)
+            explained = self._occlude(norms, [(i, requests[i]) for i in todo], detected)
         else:
             explained = [dict.fromkeys(requests[i].categories, []) for i in todo]
         drivers = dict(zip(todo, explained, strict=True))
@@ -222,6 +231,24 @@ class Guard:
                           for d in spans] or [Finding(cat.model_subcategory, 0, len(n.text), adjusted[code], "model",
                                                       self.classifier.version, "whole message")]
             out.append((extra, adjusted))
+        return out
+
+    def _occlude(self, norms: Sequence[Normalized], todo: Sequence[tuple[int, Request]],
+                 detected: Detected | None) -> list[dict[str, list[Driver]]]:
+        """Occlusion evidence, cut from the view (message or sentence) that set each category's
+        score, in one batch per round; spans come back in the message's offsets."""
+        jobs: list[tuple[int, int, Request]] = []
+        for k, (i, r) in enumerate(todo):
+            by_view: dict[tuple[int, int], tuple[dict[str, float], list[str]]] = {}
+            for c in r.categories:
+                v = detected.origins[i].get(c) if detected else None
+                key = (v.start, v.end) if v else (0, len(norms[i].text))
+                by_view.setdefault(key, (v.scores if v else r.scores, []))[1].append(c)
+            jobs += [(k, start, Request(norms[i].text[start:end], sc, tuple(cs))) for (start, end), (sc, cs) in by_view.items()]
+        out: list[dict[str, list[Driver]]] = [{} for _ in todo]
+        for (k, start, _), found in zip(jobs, explain(self.classifier, [r for *_, r in jobs], segmenter=self.rules.segmenter),
+                                        strict=True):
+            out[k].update({c: [Driver(d.start + start, d.end + start, d.drop) for d in ds] for c, ds in found.items()})
         return out
 
     def _allowed(self, messages: Sequence[Message]) -> set[Message]:
@@ -329,7 +356,7 @@ class Guard:
                 items.append((i, before, starts, Message(text, turns[i][1].recipient)))
         if not items:
             return {}
-        norms, findings, scores, head = self._detect([m for *_, m in items])
+        norms, findings, scores, detected = self._detect([m for *_, m in items])
         wanted, lifted = [], []
         for (i, before, *_), sc in zip(items, scores, strict=True):
             own = {v.category for v in alone[i].violations}
@@ -344,7 +371,7 @@ class Guard:
             lifted.append(up & violated)
         findings = [[f for f in found if f.category in w] for found, w in zip(findings, wanted, strict=True)]
         out: dict[int, tuple[Violation, ...]] = {}
-        decisions = self._decide([m for *_, m in items], norms, findings, scores, True, wanted, head)
+        decisions = self._decide([m for *_, m in items], norms, findings, scores, True, wanted, detected)
         for (i, before, starts, _), d, up in zip(items, decisions, lifted, strict=True):
             segments = [(j, s, turns[j][1].text) for j, s in zip((*before, i), starts, strict=True) if turns[j][0] == "agent"]
             vs = tuple(v for v in (_attribute(v, i, segments, alone, v.category in up) for v in d.violations) if v)

@@ -16,6 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from .classifier import Scored, Span
 from .errors import ModelError, ModelNotFoundError
 
@@ -167,6 +169,9 @@ class OnnxClassifier:
                 for text, row, t, off in zip(texts, probs, tok, offsets, strict=True)]
 
 
+_WORD = regex.compile(r"[\p{Han}\p{L}\p{N}]")
+
+
 def _spans(p: Any, offsets: Sequence[tuple[int, int]], text: str, on: float = 0.5) -> tuple[Span, ...]:
     """Runs of adjacent marked tokens as character spans of ``text``, strongest first."""
     marked = [k for k in range(len(p)) if p[k] >= on and offsets[k][1] > offsets[k][0]]
@@ -182,8 +187,10 @@ def _spans(p: Any, offsets: Sequence[tuple[int, int]], text: str, on: float = 0.
     spans = []
     for run in runs:
         start, end = offsets[run[0]][0], offsets[run[-1]][1]
-        while start < end and not text[start].strip():
+        while start < end and not _WORD.match(text[start]):  # punctuation and quotes at the edges are not the words
             start += 1
+        while end > start and not _WORD.match(text[end - 1]):
+            end -= 1
         if start < end:
             spans.append(Span(start, end, float(max(p[k] for k in run))))
     return tuple(sorted(spans, key=lambda s: (-s.weight, s.start)))
