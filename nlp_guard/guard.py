@@ -20,6 +20,7 @@ from .explain import Request, explain
 from .finding import Finding
 from .normalize import Normalized, normalize
 from .pii import analyze
+from .pii.ner import prefetch as prefetch_names
 from .policy import PolicyPack, default_policy
 from .recipient import RECIPIENTS, RecipientRule
 from .results import Decision, TranscriptDecision, TurnResult, worst
@@ -121,11 +122,13 @@ class Guard:
             validate_recipient(m.recipient)
         norms = [normalize(m.text) for m in messages]
         scores = self.classifier.predict([n.text for n in norms]) if self.classifier else [None] * len(norms)
-        findings = [self.rules.match(n.text, m.recipient) + self.recipient_rule.check(n.text, m.recipient)
-                    for m, n in zip(messages, norms, strict=True)]
+        prefetch_names([n.text for n in norms])
+        pii = [analyze(n.text) for n in norms]
+        findings = [self.rules.match(n.text, m.recipient) + self.recipient_rule.check(n.text, m.recipient, found)
+                    for m, n, found in zip(messages, norms, pii, strict=True)]
         evidence = self._model_evidence(norms, findings, scores, explain_model)
-        return [self.engine.decide(norm, found + extra, analyze(norm.text), sc, self.model_version)
-                for norm, found, (extra, sc) in zip(norms, findings, evidence, strict=True)]
+        return [self.engine.decide(norm, found + extra, p, sc, self.model_version)
+                for norm, found, p, (extra, sc) in zip(norms, findings, pii, evidence, strict=True)]
 
     def _model_evidence(self, norms: Sequence[Normalized], findings: Sequence[list[Finding]],
                         scores: Sequence[dict[str, float] | None],

@@ -24,7 +24,7 @@ const GATE_RULES = {
   connected_calls: (v) => `该债务人今日已接通 ${v.observed} 次，上限为每日 ${v.limit} 次`,
 };
 const PII_ZH = { phone: "手机号码", id_card: "身份证号", bank_card: "银行卡号", email: "电子邮箱", address: "地址",
-                 person: "姓名", plate: "车牌号", uscc: "统一社会信用代码" };
+                 person: "姓名", plate: "车牌号", uscc: "统一社会信用代码", organization: "机构名称" };
 
 let timer = null;
 let inflight = false;
