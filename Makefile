@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run train bench clean
+.PHONY: install test run train train-ner bench clean
 
 install: $(STAMP)
 
@@ -23,9 +23,13 @@ run: install
 train: install
 	$(PY) -m training.train
 
+train-ner: install
+	$(PY) -m training.train_ner
+
 bench: install
 	$(PY) bench/eval_model.py
 	$(PY) bench/bench_guard.py
+	$(PY) bench/bench_pii.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

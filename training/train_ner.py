@@ -19,10 +19,13 @@ from training.ner_data import LABELS, Example, Vocab, corpus_examples, read_weib
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "models" / "nlp_guard-ner"
+CLASSIFIER = ROOT / "models" / "nlp_guard-zh"
+VECTOR_DIMS = 128
 VERSION = "nlp_guard-ner-0.1.0"
 
-#: NER model: HashEmbed over NORM/PREFIX/SUFFIX/SHAPE of each character, a CNN with a window of
-#: one character per layer (4 layers: 4 characters of context each side), a small parser head.
+#: NER model: HashEmbed over NORM/PREFIX/SUFFIX/SHAPE of each character plus a static character
+#: vector (see :func:`add_char_vectors`), a CNN with a window of one character per layer (4 layers:
+#: 4 characters of context each side), a small parser head.
 NER_MODEL = {
     "@architectures": "spacy.TransitionBasedParser.v2",
     "state_type": "ner",
@@ -33,7 +36,7 @@ NER_MODEL = {
     "nO": None,
     "tok2vec": {
         "@architectures": "spacy.HashEmbedCNN.v2",
-        "pretrained_vectors": None,
+        "pretrained_vectors": True,
         "width": 96,
         "depth": 4,
         "embed_size": 4000,
@@ -44,11 +47,45 @@ NER_MODEL = {
 }
 
 
+def add_char_vectors(nlp, model_dir: Path = CLASSIFIER, dims: int = VECTOR_DIMS) -> int:
+    """Static character vectors from the shipped classifier's input embeddings.
+
+    Weibo NER has 1,350 training messages: too few to learn what 13,000 characters mean from
+    scratch. The classifier (multilingual-e5-small, MIT) already has an embedding per vocabulary
+    piece; each single-character piece (with or without the word-start mark) gives its character
+    a vector, reduced to ``dims`` by PCA. Stored in the pipeline's vocabulary, so the classifier
+    is needed to train, not to run.
+    """
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(model_dir / "model.onnx")).graph
+    emb = next(numpy_helper.to_array(t) for t in graph.initializer if t.name.endswith("word_embeddings.weight"))
+    pieces = json.loads((model_dir / "tokenizer.json").read_text("utf-8"))["model"]["vocab"]
+    rows: dict[str, list[int]] = {}
+    for i, (piece, _score) in enumerate(pieces):
+        ch = piece[1:] if piece.startswith("\u2581") else piece
+        if len(ch) == 1 and not ch.isspace():
+            rows.setdefault(ch, []).append(i)
+    chars = sorted(rows)
+    x = np.stack([emb[rows[c]].mean(axis=0) for c in chars]).astype("float32")
+    x -= x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    x = x @ vt[:dims].T
+    x /= x.std()
+    nlp.vocab.reset_vectors(width=dims)
+    for ch, vec in zip(chars, x, strict=True):
+        nlp.vocab.set_vector(ch, vec)
+    return len(chars)
+
+
 def blank_pipeline():
-    """A blank zh pipeline with character segmentation and an untrained NER."""
+    """A blank zh pipeline with character segmentation, character vectors and an untrained NER."""
     import spacy
 
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "char"}}})
+    add_char_vectors(nlp)
     ner = nlp.add_pipe("ner", config={"model": NER_MODEL})
     for label in LABELS:
         ner.add_label(label)
