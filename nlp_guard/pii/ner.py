@@ -11,11 +11,14 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import regex
 
 from nlp_guard.finding import Finding
 
@@ -36,7 +39,16 @@ class Entity:
 
 
 class NerModel:
-    """A loaded spaCy pipeline whose results are cached per text."""
+    """A loaded spaCy pipeline whose results are cached per text.
+
+    Long texts are cut into chunks at sentence ends and run with a time budget, like the
+    recognizers' regex timeout: one 100,000-character paste must not stall the pipeline.
+    """
+
+    #: Characters per chunk; a sentence longer than this is cut.
+    CHUNK: int = 500
+    #: Seconds one text may spend in the NER; chunks after that are skipped (and logged).
+    TIMEOUT: float = 1.0
 
     def __init__(self, nlp: Any, version: str) -> None:
         self.nlp = nlp
@@ -51,26 +63,63 @@ class NerModel:
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
 
-    def entities(self, text: str) -> tuple[Entity, ...]:
-        """Entities in ``text``; offsets are character offsets into ``text``."""
-        with self._lock:
-            hit = self._cache.get(text)
-        if hit is None:
-            hit = _entities(self.nlp(text))
-            self._remember(text, hit)
-        return hit
-
     def clear(self) -> None:
         """Forget cached results (benchmarks time the pipeline, not the cache)."""
         with self._lock:
             self._cache.clear()
 
-    def prefetch(self, texts: Iterable[str]) -> None:
-        """Run many texts through the pipeline as one batch and cache the results."""
+    def entities(self, text: str) -> tuple[Entity, ...]:
+        """Entities in ``text``; offsets are character offsets into ``text``."""
         with self._lock:
-            todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            hit = self._cache.get(text)
+        if hit is None:
+            hit = self._run(text) if len(text) > self.CHUNK else _entities(self.nlp(text))
+            self._remember(text, hit)
+        return hit
+
+    def _run(self, text: str) -> tuple[Entity, ...]:
+        chunks = _chunks(text, self.CHUNK)
+        deadline = time.monotonic() + self.TIMEOUT
+        out: list[Entity] = []
+        for n, (offset, doc) in enumerate(zip((o for o, _ in chunks), self.nlp.pipe(c for _, c in chunks), strict=False)):
+            out += [Entity(e.start + offset, e.end + offset, e.label) for e in _entities(doc)]
+            if time.monotonic() > deadline and n + 1 < len(chunks):
+                log.warning("NER stopped after %.1fs at character %d of %d; names after it come from anchored "
+                            "patterns only", self.TIMEOUT, offset + len(chunks[n][1]), len(text))
+                break
+        return tuple(out)
+
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Run many short texts through the pipeline as one batch and cache the results."""
+        with self._lock:
+            todo = [t for t in dict.fromkeys(texts) if t not in self._cache and len(t) <= self.CHUNK]
         for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=64), strict=True):
             self._remember(text, _entities(doc))
+
+
+_SENTENCE_END = regex.compile(r"(?<=[。！？!?；;\n])")
+
+
+def _chunks(text: str, size: int) -> list[tuple[int, str]]:
+    """(offset, piece) pairs covering ``text``: whole sentences packed up to ``size`` characters."""
+    out: list[tuple[int, str]] = []
+    start = 0
+    pos = 0
+    for piece in _SENTENCE_END.split(text):
+        while len(piece) > size:  # one very long sentence: cut it
+            if pos > start:
+                out.append((start, text[start:pos]))
+            out.append((pos, piece[:size]))
+            pos += size
+            start = pos
+            piece = piece[size:]
+        if pos + len(piece) - start > size and pos > start:
+            out.append((start, text[start:pos]))
+            start = pos
+        pos += len(piece)
+    if pos > start:
+        out.append((start, text[start:pos]))
+    return out
 
 
 def _entities(doc: Any) -> tuple[Entity, ...]:

@@ -215,3 +215,19 @@ def test_shipped_pipeline_hard_negatives(shipped: NerModel, text: str) -> None:
 def test_shipped_pipeline_finds_the_guarantor_company(shipped: NerModel) -> None:
     text = "贵司杭州宏远建筑工程有限公司作为保证人，应履行保证责任。"
     assert "杭州宏远建筑工程有限公司" in [text[f.start:f.end] for f in analyze(text) if f.label == "organization"]
+
+
+def test_long_text_is_chunked_with_exact_offsets(stand_in) -> None:
+    stand_in({"陶立轩": "PER"})
+    text = "您好。" * 400 + "陶立轩是一位客户。" + "谢谢！" * 400
+    (f,) = [f for f in analyze(text) if f.label == "person"]
+    assert text[f.start:f.end] == "陶立轩" and f.start == 1200
+
+
+def test_ner_time_budget_is_logged(stand_in, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    stand_in({"陶立轩": "PER"})
+    monkeypatch.setattr(NerModel, "TIMEOUT", 0.0)
+    text = "陶立轩来了。" + "您好。" * 400 + "陶立轩走了。"
+    with caplog.at_level(logging.WARNING, logger="nlp_guard.pii.ner"):
+        found = [f.start for f in analyze(text) if f.label == "person"]
+    assert found == [0] and "NER stopped" in caplog.text
