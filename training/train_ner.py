@@ -25,8 +25,8 @@ VERSION = "nlp_guard-ner-0.1.0"
 
 #: NER model: HashEmbed over NORM/PREFIX/SUFFIX/SHAPE of each character plus a static character
 #: vector (see :func:`add_char_vectors`), a CNN with a window of one character per layer (4 layers:
-#: 4 characters of context each side), a small parser head. Width 64 with 2 maxout pieces: the CNN is
-#: most of the NER's time in Guard, and 96 wide with 3 pieces cost 3x as much (bench/RESULTS.md).
+#: 4 characters of context each side), a small parser head. A leaner variant (width 64, 2 maxout
+#: pieces) was tried: Weibo dev PER F1 0.637 vs 0.641, multipriv person recall 0.897 vs 0.946; not shipped.
 NER_MODEL = {
     "@architectures": "spacy.TransitionBasedParser.v2",
     "state_type": "ner",
@@ -38,11 +38,11 @@ NER_MODEL = {
     "tok2vec": {
         "@architectures": "spacy.HashEmbedCNN.v2",
         "pretrained_vectors": True,
-        "width": 64,
+        "width": 96,
         "depth": 4,
         "embed_size": 4000,
         "window_size": 1,
-        "maxout_pieces": 2,
+        "maxout_pieces": 3,
         "subword_features": True,
     },
 }
