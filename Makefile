@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run train teacher distill bench clean
+.PHONY: install test run train teacher distill train-ner bench clean
 
 # The 12-layer teacher lives outside models/: models/ ships the distilled student.
 TEACHER := training/.work/teacher
@@ -39,9 +39,13 @@ distill: install
 	$(PY) -m training.distill --teacher $(TEACHER) --epochs 1.96
 	$(PY) -m training.ship_student --teacher $(TEACHER)
 
+train-ner: install
+	$(PY) -m training.train_ner
+
 bench: install
 	$(PY) bench/eval_model.py
 	$(PY) bench/bench_guard.py
+	$(PY) bench/bench_pii.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -21,6 +21,7 @@ from .finding import Finding
 from .model import find_model_dir, load_classifier
 from .normalize import Normalized, normalize
 from .pii import analyze
+from .pii.ner import prefetch as prefetch_names
 from .policy import PolicyPack, default_policy
 from .recipient import RECIPIENTS, RecipientRule
 from .results import Decision, Evidence, TranscriptDecision, TurnResult, Violation, worst
@@ -42,6 +43,7 @@ class Detected:
 
     head: list[Scored] | None
     origins: list[dict[str, View]]
+    pii: list[list[Finding]]  # what the recognizers found, per message (names feed the recipient rule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,7 @@ class Guard:
             validate_text(m.text, "text" if len(messages) == 1 else f"items[{i}].text", self.max_chars)
             validate_recipient(m.recipient)
         norms, findings, scores, detected = self._detect(messages)
-        return self._decide(messages, norms, findings, scores, explain_model, detected=detected)
+        return self._decide(messages, norms, findings, scores, explain_model, None, detected)
 
     def _detect(self, messages: Sequence[Message]) -> tuple[list[Normalized], list[list[Finding]],
                                                             list[dict[str, float] | None], Detected]:
@@ -175,22 +177,23 @@ class Guard:
             scores: list[dict[str, float] | None] = [None] * len(norms)
         else:
             scores, head, origins = score_views(self.classifier, norms, self.explain == "head")  # type: ignore[assignment]
-        findings = [self.rules.match(n.text, m.recipient, n.breaks) + self.recipient_rule.check(n.text, m.recipient)
-                    for m, n in zip(messages, norms, strict=True)]
-        return norms, findings, scores, Detected(head, origins)
+        prefetch_names([n.cased for n in norms])
+        pii = [analyze(n.cased) for n in norms]
+        findings = [self.rules.match(n.text, m.recipient, n.breaks) + self.recipient_rule.check(n.text, m.recipient, found)
+                    for m, n, found in zip(messages, norms, pii, strict=True)]
+        return norms, findings, scores, Detected(head, origins, pii)
 
     def _decide(self, messages: Sequence[Message], norms: Sequence[Normalized], findings: Sequence[list[Finding]],
                 scores: Sequence[dict[str, float] | None], explain_model: bool,
-                only: Sequence[Collection[str]] | None = None,
-                detected: Detected | None = None) -> list[Decision]:
+                only: Sequence[Collection[str]] | None, detected: Detected) -> list[Decision]:
         """Decisions; with ``only``, the model may add no category outside each message's set."""
         evidence = self._model_evidence(norms, findings, scores, explain_model, only, detected)
-        return [self.engine.decide(norm, found + extra, analyze(norm.cased), sc, self.model_version, m.recipient)
-                for m, norm, found, (extra, sc) in zip(messages, norms, findings, evidence, strict=True)]
+        return [self.engine.decide(norm, found + extra, p, sc, self.model_version, m.recipient)
+                for m, norm, found, p, (extra, sc) in zip(messages, norms, findings, detected.pii, evidence, strict=True)]
 
     def _model_evidence(self, norms: Sequence[Normalized], findings: Sequence[list[Finding]],
                         scores: Sequence[dict[str, float] | None], explain_model: bool,
-                        only: Sequence[Collection[str]] | None = None, detected: Detected | None = None,
+                        only: Sequence[Collection[str]] | None, detected: Detected,
                         ) -> list[tuple[list[Finding], dict[str, float] | None]]:
         """Evidence for categories that only the model saw, and the scores the engine should use.
 
@@ -208,7 +211,7 @@ class Guard:
                                and (only is None or c in only[i]))
             requests.append(Request(n.text, sc or {}, model_only))
         todo = [i for i, r in enumerate(requests) if r.categories]
-        head = detected.head if detected else None
+        head = detected.head
         if head is not None:  # the evidence head marked the words in the same forward pass
             explained = [{c: [Driver(sp.start, sp.end, sp.weight) for sp in head[i].evidence.get(c, ())[:3]]
                           for c in requests[i].categories} for i in todo]
@@ -234,14 +237,14 @@ class Guard:
         return out
 
     def _occlude(self, norms: Sequence[Normalized], todo: Sequence[tuple[int, Request]],
-                 detected: Detected | None) -> list[dict[str, list[Driver]]]:
+                 detected: Detected) -> list[dict[str, list[Driver]]]:
         """Occlusion evidence, cut from the view (message or sentence) that set each category's
         score, in one batch per round; spans come back in the message's offsets."""
         jobs: list[tuple[int, int, Request]] = []
         for k, (i, r) in enumerate(todo):
             by_view: dict[tuple[int, int], tuple[dict[str, float], list[str]]] = {}
             for c in r.categories:
-                v = detected.origins[i].get(c) if detected else None
+                v = detected.origins[i].get(c)
                 key = (v.start, v.end) if v else (0, len(norms[i].text))
                 by_view.setdefault(key, (v.scores if v else r.scores, []))[1].append(c)
             jobs += [(k, start, Request(norms[i].text[start:end], sc, tuple(cs))) for (start, end), (sc, cs) in by_view.items()]

@@ -3,7 +3,7 @@
 The same overdue reminder is compliant to the debtor or guarantor and a
 privacy violation to an emergency contact or third party (PIPL Art. 10,
 信用卡办法 Art. 68, GB/T 45251). A debt fact is an amount, overdue status, the
-loan itself or the lending platform.
+loan itself or the lending platform; a person named next to one says whose debt it is.
 
 Protective context (quotes, negation, warnings) never excuses a debt fact here:
 "请转告他“借呗借款8000元已逾期30天”" and "我们不会催他还这笔借款" tell the contact
@@ -11,6 +11,7 @@ about the debt all the same.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import regex
@@ -37,13 +38,24 @@ class RecipientRule:
     def debt_facts(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in self.pattern.finditer(text, timeout=0.05)]
 
-    def check(self, text: str, recipient: str | None) -> list[Finding]:
-        """Debt facts in a message to someone who may not be told about the debt."""
+    def check(self, text: str, recipient: str | None, names: Sequence[Finding] = ()) -> list[Finding]:
+        """Debt facts in a message to someone who may not be told about the debt.
+
+        ``names`` are the person names found in ``text``: a name next to debt facts says whose
+        debt it is, the disclosure PIPL Art. 10 forbids, so the name is evidence too and scores higher.
+        """
         if recipient is None or recipient in MAY_KNOW_THE_DEBT:
             return []
-        return [Finding(SUBCATEGORY, s, e, 0.9, "context", "recipient.debt_fact",
-                        f"debt fact {text[s:e]!r} in a message to recipient={recipient}")
-                for s, e in self.debt_facts(text)]
+        facts = self.debt_facts(text)
+        out = [Finding(SUBCATEGORY, s, e, 0.9, "context", "recipient.debt_fact",
+                       f"debt fact {text[s:e]!r} in a message to recipient={recipient}") for s, e in facts]
+        if facts:
+            said = "、".join(dict.fromkeys(text[s:e] for s, e in facts))
+            out += [Finding(SUBCATEGORY, n.start, n.end, 0.95, "context", "recipient.named_person",
+                            f"names {text[n.start:n.end]!r} together with debt facts ({said}) "
+                            f"in a message to recipient={recipient}")
+                    for n in names if n.label == "person"]
+        return out
 
     def relay_suggestion(self, who: str = "机主") -> str:
         return self.relay.format(who=who)

@@ -66,8 +66,11 @@ def test_pii_is_listed_with_original_offsets(rules_guard: Guard) -> None:
     assert text[types["phone"].start:types["phone"].end] == "１３８１２３４５６７８"
 
 
-def test_invalid_checksum_is_not_an_id_card(rules_guard: Guard) -> None:
-    assert not [p for p in rules_guard.check("身份证110105194912310021").pii if p.type == "id_card"]
+def test_invalid_checksum_is_an_id_card_only_in_context(rules_guard: Guard) -> None:
+    """Issue 15: after 身份证 the number is sensitive whatever its check digit says; alone it is not an ID."""
+    (p,) = [p for p in rules_guard.check("身份证110105194912310021").pii if p.type == "id_card"]
+    assert (p.text, p.validated) == ("110105194912310021", False)
+    assert not [p for p in rules_guard.check("单号110105194912310021").pii if p.type == "id_card"]
 
 
 TRANSCRIPT = [

@@ -28,7 +28,7 @@ export function gateReasons(gate) {
   return gate.violations.map((v) => (GATE_RULES[v.rule] ? GATE_RULES[v.rule](v) : `${v.rule}（${v.message}）`)).join("；");
 }
 const PII_ZH = { phone: "手机号码", id_card: "身份证号", bank_card: "银行卡号", email: "电子邮箱", address: "地址",
-                 person: "姓名", plate: "车牌号", uscc: "统一社会信用代码" };
+                 person: "姓名", plate: "车牌号", uscc: "统一社会信用代码", organization: "机构名称" };
 
 let timer = null;
 let inflight = false;

@@ -36,6 +36,7 @@ PII_TYPES: tuple[str, ...] = (
     "plate",
     "address",
     "person",
+    "organization",
 )
 
 #: Name of the capture group that, when present, marks the PII part of a match
@@ -138,6 +139,22 @@ class PatternRecognizer:
             if word in before or word in after:
                 return word
         return None
+
+    def context_distance(self, text: str, start: int, end: int) -> int | None:
+        """Characters between [start, end) and the nearest CONTEXT word in the window, or None.
+
+        Used to settle which type a span is when two recognizers claim it: the type whose
+        context word sits closer wins ("身份证号和银行卡号：6222…" is a card).
+        """
+        before = text[max(0, start - self.CONTEXT_WINDOW) : start]
+        after = text[end : end + self.CONTEXT_WINDOW]
+        best: int | None = None
+        for word in self.CONTEXT:
+            gaps = [len(before) - (before.rfind(word) + len(word))] if word in before else []
+            gaps += [after.find(word)] if word in after else []
+            for gap in gaps:
+                best = gap if best is None else min(best, gap)
+        return best
 
     def windows(self, text: str) -> list[tuple[int, int]]:
         """Spans of ``text`` worth running the full patterns on (all of it without a prefilter)."""

@@ -1,9 +1,11 @@
-"""Person names anchored by kinship, role or honorific words."""
+"""Person names: anchored by kinship, role or honorific words (v1), or found by the NER (v2)."""
 from __future__ import annotations
 
 from typing import ClassVar
 
+from nlp_guard.finding import Finding
 from nlp_guard.pii.base import Pattern, PatternRecognizer, han_except
+from nlp_guard.pii.ner import get_ner, merge_with_ner, without_ner
 
 #: Compound surnames first so the alternation prefers them over their first char.
 COMPOUND_SURNAMES: tuple[str, ...] = (
@@ -78,3 +80,33 @@ class PersonRecognizer(PatternRecognizer):
         if pattern_text[1:] in KINSHIP or pattern_text in KINSHIP or pattern_text in ROLES:
             return "kinship word, not a name"
         return None
+
+
+class NerPersonRecognizer(PersonRecognizer):
+    """v2: names found by the trained NER anywhere in a text; the anchored patterns of v1 boost them.
+
+    "陶立轩是一位62岁的男性" has no anchor word, so v1 misses it. An entity the NER marks as PER
+    scores ``NER_SCORE``; one an anchored pattern also finds scores higher; an anchored match the
+    NER missed is still reported. Kinship, role and appellation words alone are never names.
+    """
+
+    VERSION: ClassVar[int] = 2
+    NER_SCORE: ClassVar[float] = 0.6
+    AGREE_BOOST: ClassVar[float] = 0.15
+
+    def is_name(self, value: str) -> bool:
+        """A PER span that can be a name: two or more characters, not a role or kinship word."""
+        core = value.strip()
+        return (len(core) >= 2 and not any(ch.isdigit() for ch in core)
+                and core not in KINSHIP and core not in ROLES and core not in STOP_WORDS
+                and self.invalidate_result(core) is None)
+
+    def analyze(self, text: str, keep_invalid: bool = False) -> list[Finding]:
+        """NER spans merged with the anchored patterns (see :func:`merge_with_ner`)."""
+        anchored = super().analyze(text, keep_invalid)
+        model = get_ner()
+        if model is None:
+            return without_ner(anchored)
+        names = [e for e in model.entities(text) if e.label == "PER" and self.is_name(text[e.start:e.end])]
+        return merge_with_ner(text, anchored, names, label=self.ENTITY, score=self.NER_SCORE,
+                              agree_boost=self.AGREE_BOOST, context=self)

@@ -16,6 +16,7 @@ import regex
 from nlp_guard.finding import Finding
 from nlp_guard.pii.address import region_prefix_length
 from nlp_guard.pii.analyzer import analyze, resolve_overlaps
+from nlp_guard.pii.organization import ORG_SUFFIXES
 from nlp_guard.pii.person import COMPOUND_SURNAMES
 
 MASK = "*"
@@ -58,6 +59,12 @@ def _mask_person(value: str) -> str:
     return value[:surname] + MASK * (len(value) - surname)
 
 
+def _mask_organization(value: str) -> str:
+    """Keep the kind of organisation (有限公司, 银行), hide which one."""
+    suffix = next((s for s in ORG_SUFFIXES if value.endswith(s) and len(s) < len(value)), "")
+    return MASK * (len(value) - len(suffix)) + suffix
+
+
 def _mask_address(value: str) -> str:
     keep = region_prefix_length(value)
     if keep >= len(value):
@@ -83,6 +90,8 @@ def mask_value(label: str, value: str) -> str:
         return _mask_person(value)
     if label == "address":
         return _mask_address(value)
+    if label == "organization":
+        return _mask_organization(value)
     return MASK * len(value)
 
 

@@ -12,8 +12,9 @@ from nlp_guard.pii.address import AddressRecognizer
 from nlp_guard.pii.bank_card import BankCardRecognizer
 from nlp_guard.pii.base import PatternRecognizer
 from nlp_guard.pii.email import EmailRecognizer
-from nlp_guard.pii.id_card import IdCardRecognizer
-from nlp_guard.pii.person import PersonRecognizer
+from nlp_guard.pii.id_card import ContextIdCardRecognizer, IdCardRecognizer
+from nlp_guard.pii.organization import OrganizationRecognizer
+from nlp_guard.pii.person import NerPersonRecognizer, PersonRecognizer
 from nlp_guard.pii.phone import PhoneRecognizer
 from nlp_guard.pii.plate import PlateRecognizer
 from nlp_guard.pii.uscc import UsccRecognizer
@@ -66,10 +67,15 @@ class Registry:
 
 
 def default_registry() -> Registry:
-    """A registry holding v1 of every built-in recognizer."""
+    """Every built-in recognizer; the latest version of each type is its default.
+
+    v1 of id_card (checksum only) and person (anchored patterns only) stay registered so
+    an old decision can be replayed; v2 of both (ID by context, names by NER) are the defaults.
+    """
     reg = Registry()
     for cls in (
         IdCardRecognizer,
+        ContextIdCardRecognizer,
         PhoneRecognizer,
         BankCardRecognizer,
         UsccRecognizer,
@@ -77,6 +83,8 @@ def default_registry() -> Registry:
         PlateRecognizer,
         AddressRecognizer,
         PersonRecognizer,
+        NerPersonRecognizer,
+        OrganizationRecognizer,
     ):
         reg.register(cls())
     return reg

@@ -27,7 +27,7 @@ def test_every_type_found_in_order() -> None:
         "person", "id_card", "phone", "bank_card", "email", "plate", "address", "uscc",
     ]
     assert [f.start for f in found] == sorted(f.start for f in found)
-    assert all(f.source == "pii" and f.explanation.startswith("pattern ") for f in found)
+    assert all(f.source == "pii" and f.explanation.startswith(("pattern ", "NER ")) for f in found)
 
 
 def test_types_filter() -> None:
@@ -99,9 +99,11 @@ def test_valid_id_card_wins_over_luhn_and_uscc_in_analyze() -> None:
 
 def test_registry_versioned_names() -> None:
     names = registry.names()
-    assert names == sorted(f"nlp_guard.pii.{t}.v1" for t in PII_TYPES)
+    v2 = {"id_card", "person"}  # ID by context, names by NER; v1 stays for replays
+    assert names == sorted([f"nlp_guard.pii.{t}.v1" for t in PII_TYPES] + [f"nlp_guard.pii.{t}.v2" for t in v2])
     rec = registry.get("nlp_guard.pii.id_card.v1")
     assert rec.ENTITY == "id_card" and rec.name == "IdCardRecognizer"
+    assert {t: registry.for_type(t).VERSION for t in v2} == {"id_card": 2, "person": 2}
     assert "nlp_guard.pii.phone.v1" in registry
     with pytest.raises(KeyError, match="unknown recognizer"):
         registry.get("nlp_guard.pii.id_card.v9")
