@@ -220,13 +220,15 @@ class Guard:
         else:
             explained = [dict.fromkeys(requests[i].categories, []) for i in todo]
         drivers = dict(zip(todo, explained, strict=True))
+        carried = self._carried_by_allow_list(norms, [(i, requests[i]) for i in todo])
         out: list[tuple[list[Finding], dict[str, float] | None]] = []
         for i, (n, sc) in enumerate(zip(norms, scores, strict=True)):
             extra: list[Finding] = []
             adjusted = dict(sc) if sc else sc
             for code, spans in drivers.get(i, {}).items():
                 cat = cats[code]
-                if spans and self.rules.context.reason(n.text, spans[0].start, spans[0].end, n.breaks):
+                if code in carried.get(i, ()) or spans and self.rules.context.reason(n.text, spans[0].start, spans[0].end,
+                                                                                      n.breaks):
                     adjusted[code] = min(adjusted[code], cat.threshold / 2)
                     continue
                 extra += [Finding(cat.model_subcategory, d.start, d.end, adjusted[code], "model", self.classifier.version,
@@ -235,6 +237,28 @@ class Guard:
                                                       self.classifier.version, "whole message")]
             out.append((extra, adjusted))
         return out
+
+    def _carried_by_allow_list(self, norms: Sequence[Normalized],
+                               todo: Sequence[tuple[int, Request]]) -> dict[int, set[str]]:
+        """Model-only categories that an allow-listed phrase carries: with the phrase cut out,
+        the message no longer reaches the threshold (咱们一起看看怎么更稳当些). A violation
+        glued to such a phrase still does, so the phrase protects only itself. One classifier
+        call for every message that holds a phrase."""
+        phrases = self.rules.context.allow_list
+        jobs = []
+        for i, r in todo:
+            cut = norms[i].text
+            for phrase in phrases:
+                cut = cut.replace(phrase, "")
+            if cut != norms[i].text:
+                jobs.append((i, r, cut))
+        texts = [cut for *_, cut in jobs if cut.strip()]
+        scores = iter(self.classifier.predict(texts) if texts else [])  # type: ignore[union-attr]
+        carried: dict[int, set[str]] = {}
+        for i, r, cut in jobs:
+            sc = next(scores) if cut.strip() else {}
+            carried[i] = {c for c in r.categories if sc.get(c, 0.0) < self.policy.categories[c].threshold}
+        return carried
 
     def _occlude(self, norms: Sequence[Normalized], todo: Sequence[tuple[int, Request]],
                  detected: Detected) -> list[dict[str, list[Driver]]]:

@@ -44,3 +44,13 @@ def test_padding_does_not_dilute_the_score(text: str, decision: str) -> None:
         assert all(text[e.start:e.end] == e.text for e in v.evidence)
         if v.source == "model":
             assert "赖皮" in "".join(e.text for e in v.evidence)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("text", "decision"), [
+    ("咱們一起看看怎么更穩當些。", "allow"),  # the allow-listed phrase carries the model's score
+    ("你就是个败类怎么更稳当", "block"),  # a violation glued to the phrase is not protected by it
+    ("咱们一起看看怎么更稳当些，不然你家里人也要小心点", "block"),
+])
+def test_allow_listed_phrase_protects_only_itself_from_the_model(text: str, decision: str) -> None:
+    assert Guard.default().check(text, suggest=False).decision == decision
