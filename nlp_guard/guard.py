@@ -176,7 +176,8 @@ class Guard:
         if self.classifier is None:
             scores: list[dict[str, float] | None] = [None] * len(norms)
         else:
-            scores, head, origins = score_views(self.classifier, norms, self.explain == "head")  # type: ignore[assignment]
+            scores, head, origins = score_views(self.classifier, norms, self.explain == "head",  # type: ignore[assignment]
+                                                self.rules.context.allow_list)
         prefetch_names([n.cased for n in norms])
         pii = [analyze(n.cased) for n in norms]
         findings = [self.rules.match(n.text, m.recipient, n.breaks) + self.recipient_rule.check(n.text, m.recipient, found)
@@ -262,20 +263,21 @@ class Guard:
 
     def _occlude(self, norms: Sequence[Normalized], todo: Sequence[tuple[int, Request]],
                  detected: Detected) -> list[dict[str, list[Driver]]]:
-        """Occlusion evidence, cut from the view (message or sentence) that set each category's
-        score, in one batch per round; spans come back in the message's offsets."""
-        jobs: list[tuple[int, int, Request]] = []
+        """Occlusion evidence, cut from the view (message, sentence or message without its
+        boilerplate) that set each category's score, in one batch per round; spans come back
+        in the message's offsets."""
+        jobs: list[tuple[int, View | None, Request]] = []
         for k, (i, r) in enumerate(todo):
-            by_view: dict[tuple[int, int], tuple[dict[str, float], list[str]]] = {}
+            by_view: dict[str, tuple[View | None, dict[str, float], list[str]]] = {}
             for c in r.categories:
                 v = detected.origins[i].get(c)
-                key = (v.start, v.end) if v else (0, len(norms[i].text))
-                by_view.setdefault(key, (v.scores if v else r.scores, []))[1].append(c)
-            jobs += [(k, start, Request(norms[i].text[start:end], sc, tuple(cs))) for (start, end), (sc, cs) in by_view.items()]
+                by_view.setdefault(v.text if v else norms[i].text, (v, v.scores if v else r.scores, []))[2].append(c)
+            jobs += [(k, v, Request(text, sc, tuple(cs))) for text, (v, sc, cs) in by_view.items()]
         out: list[dict[str, list[Driver]]] = [{} for _ in todo]
-        for (k, start, _), found in zip(jobs, explain(self.classifier, [r for *_, r in jobs], segmenter=self.rules.segmenter),
-                                        strict=True):
-            out[k].update({c: [Driver(d.start + start, d.end + start, d.drop) for d in ds] for c, ds in found.items()})
+        for (k, v, _), found in zip(jobs, explain(self.classifier, [r for *_, r in jobs], segmenter=self.rules.segmenter),
+                                    strict=True):
+            out[k].update({c: [Driver(*(v.to_message(d.start, d.end) if v else (d.start, d.end)), d.drop) for d in ds]
+                           for c, ds in found.items()})
         return out
 
     def _allowed(self, messages: Sequence[Message]) -> set[Message]:

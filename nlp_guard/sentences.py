@@ -5,9 +5,11 @@ an anti-fraud sign-off (``您好，这里是客户服务中心。…谨防诈骗
 drags the whole message's score under the threshold. Scoring every sentence of a
 multi-sentence message as well, in the same classifier call, and keeping the
 strongest view per category takes that lever away: the violating sentence is
-judged as if the padding were not there. Evidence comes from the view that set the
-score, shifted to the message's offsets; the protective-context filter still
-reads the whole message.
+judged as if the padding were not there. A third view drops the policy's
+allow-listed service phrases (an anti-fraud sign-off glued to an insult, with no
+full stop between them). Evidence comes from the view that set the score, mapped
+to the message's offsets; the protective-context filter still reads the whole
+message.
 """
 from __future__ import annotations
 
@@ -43,21 +45,42 @@ def sentence_spans(norm: Normalized) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """The piece of a message that set a category's score: its span and its own scores."""
+    """A piece of a message the classifier scored on its own: its text, the message offset
+    of each of its characters, and its scores."""
 
-    start: int
-    end: int
+    text: str
+    positions: tuple[int, ...]
     scores: dict[str, float]
 
+    def to_message(self, start: int, end: int) -> tuple[int, int]:
+        """A span of the view as a span of the message."""
+        return self.positions[start], self.positions[end - 1] + 1
 
-def score_views(classifier: Classifier, norms: Sequence[Normalized], head: bool
+
+def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> list[tuple[str, tuple[int, ...]]]:
+    """The whole message, its sentences, and the message without ``boilerplate`` phrases
+    (the policy's allow-listed service and anti-fraud phrases protect only themselves: glued
+    to a violation, they must not dilute its score either)."""
+    text = norm.text
+    pieces = [(text, tuple(range(len(text))))]
+    pieces += [(text[s:e], tuple(range(s, e))) for s, e in sentence_spans(norm)]
+    keep = [True] * len(text)
+    for phrase in boilerplate:
+        for m in regex.finditer(regex.escape(phrase), text):
+            keep[m.start():m.end()] = [False] * (m.end() - m.start())
+    kept = tuple(i for i, k in enumerate(keep) if k)
+    if len(kept) < len(text) and len("".join(text[i] for i in kept).strip()) >= MIN_CHARS:
+        pieces.append(("".join(text[i] for i in kept), kept))
+    return pieces
+
+
+def score_views(classifier: Classifier, norms: Sequence[Normalized], head: bool, boilerplate: Sequence[str] = ()
                 ) -> tuple[list[dict[str, float]], list[Scored] | None, list[dict[str, View]]]:
-    """Per message, the strongest of its whole-message and per-sentence scores (one
-    classifier call for every view), with ``head`` the evidence of the view that won
-    (in the message's offsets), and per category the view that won (what occlusion
-    should cut words from)."""
-    views = [[(0, len(n.text)), *sentence_spans(n)] for n in norms]
-    texts = [n.text[s:e] for n, spans in zip(norms, views, strict=True) for s, e in spans]
+    """Per message, the strongest of its views' scores (one classifier call for every view),
+    with ``head`` the evidence of the view that won (in the message's offsets), and per
+    category the view that won (what occlusion should cut words from)."""
+    pieces = [_pieces(n, boilerplate) for n in norms]
+    texts = [t for ps in pieces for t, _ in ps]
     if head:
         flat = classifier.predict_with_evidence(texts)  # type: ignore[attr-defined]
     else:
@@ -66,11 +89,11 @@ def score_views(classifier: Classifier, norms: Sequence[Normalized], head: bool
     scores: list[dict[str, float]] = []
     scored: list[Scored] = []
     origins: list[dict[str, View]] = []
-    for spans in views:
-        per = [(s, e, next(it)) for s, e in spans]
-        best = {c: max(per, key=lambda v: v[2].scores.get(c, 0.0)) for c in per[0][2].scores}
-        scores.append({c: v.scores[c] for c, (_, _, v) in best.items()})
-        origins.append({c: View(s, e, v.scores) for c, (s, e, v) in best.items()})
-        scored.append(Scored(scores[-1], {c: tuple(Span(sp.start + s, sp.end + s, sp.weight) for sp in v.evidence.get(c, ()))
-                                          for c, (s, _, v) in best.items()}))
+    for ps in pieces:
+        views = [(View(t, pos, sc.scores), sc) for (t, pos), sc in zip(ps, (next(it) for _ in ps), strict=True)]
+        best = {c: max(views, key=lambda v: v[0].scores.get(c, 0.0)) for c in views[0][0].scores}
+        scores.append({c: v.scores[c] for c, (v, _) in best.items()})
+        origins.append({c: v for c, (v, _) in best.items()})
+        scored.append(Scored(scores[-1], {c: tuple(Span(*v.to_message(sp.start, sp.end), sp.weight) for sp in sc.evidence.get(c, ()))
+                                          for c, (v, sc) in best.items()}))
     return scores, scored if head else None, origins
