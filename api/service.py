@@ -180,19 +180,22 @@ class Service:
         return await self.guards.submit((guard, Message(text, recipient), suggest))
 
     def _check_batch(self, items: list[tuple[Guard, Message, bool]]) -> list[Decision | BaseException]:
+        """One ``check_many`` per tenant guard for the whole batch (rewrites only where asked);
+        if it fails, each item is screened alone so one bad item cannot fail the others."""
         results: list[Decision | BaseException | None] = [None] * len(items)
-        groups: dict[tuple[int, bool], list[int]] = {}
-        for i, (g, _, suggest) in enumerate(items):
-            groups.setdefault((id(g), suggest), []).append(i)
-        for (_, suggest), idx in groups.items():
+        groups: dict[int, list[int]] = {}
+        for i, (g, _, _) in enumerate(items):
+            groups.setdefault(id(g), []).append(i)
+        for idx in groups.values():
             guard = items[idx[0]][0]
             try:
-                for i, d in zip(idx, guard.check_many([items[i][1] for i in idx], suggest=suggest), strict=True):
+                decisions = guard.check_many([items[i][1] for i in idx], suggest=[items[i][2] for i in idx])
+                for i, d in zip(idx, decisions, strict=True):
                     results[i] = d
             except Exception:  # isolate the bad item; the others still get answers
                 for i in idx:
                     try:
-                        results[i] = guard.check_many([items[i][1]], suggest=suggest)[0]
+                        results[i] = guard.check_many([items[i][1]], suggest=items[i][2])[0]
                     except Exception as exc:
                         results[i] = exc if isinstance(exc, InputError) else RuntimeError(f"screening failed: {exc!r}")
         return results  # type: ignore[return-value]
