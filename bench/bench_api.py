@@ -6,6 +6,11 @@ writes them into bench/RESULTS.md under "## API". Bounded: at most ``--requests`
 level and ``--seconds`` per level.
 
     python bench/bench_api.py [--requests 1500] [--seconds 20] [--modes model,rules]
+
+Issue 13's yardsticks are measured in the same run, in this process before each server
+starts: the same messages through ``Guard`` directly (no HTTP, no audit), one ``check`` at a
+time (p50) and ``check_many`` in batches of 32 (throughput). The API at concurrency 32 is
+compared with the batch throughput, its p50 at concurrency 1 with the single check.
 """
 from __future__ import annotations
 
@@ -122,6 +127,42 @@ async def level(port: int, key: str, conc: int, n: int, seconds: float) -> dict[
             "client_cpu_ms": 1000 * client_cpu / max(1, sent)}
 
 
+def guard_baseline(rules_only: bool, n: int) -> dict[str, float]:
+    """The load's messages through Guard in this process, as the service screens them (no rewrite)."""
+    from nlp_guard import Guard, Message
+
+    guard = Guard.default(rules_only=rules_only)
+    msgs = [Message(TEXTS[k % len(TEXTS)] + f"（{k % 32}）") for k in range(n)]
+    for m in msgs[:20]:
+        guard.check(m.text, suggest=False)
+    lat = []
+    for m in msgs:
+        t0 = time.perf_counter()
+        guard.check(m.text, suggest=False)
+        lat.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for b in range(0, n, 32):
+        guard.check_many(msgs[b:b + 32], suggest=False)
+    return {"p50_ms": 1000 * percentile(lat, 0.5), "throughput": n / (time.perf_counter() - t0)}
+
+
+def ratio_lines(results: list[tuple[str, str | None, list[dict[str, float]]]],
+                baselines: dict[str, dict[str, float]]) -> list[str]:
+    """Issue 13's API ratios per mode, with the absolute figures they come from."""
+    out = []
+    for mode, _, rows in results:
+        base, by = baselines[mode], {r["concurrency"]: r for r in rows}
+        if 32 in by:
+            api = by[32]["throughput"]
+            out.append(f"- {mode}: API at concurrency 32 / Guard `check_many` (batch 32): {api:.0f} / "
+                       f"{base['throughput']:.0f} checks/s = {api / base['throughput']:.2f}× (target ≥ 0.7×)")
+        if 1 in by:
+            p50 = by[1]["p50_ms"]
+            out.append(f"- {mode}: API p50 at concurrency 1 / one Guard `check`: {p50:.2f} / {base['p50_ms']:.2f} ms "
+                       f"= {p50 / base['p50_ms']:.2f}× (target ≤ 1.5×)")
+    return out
+
+
 def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, list[dict[str, float]]]:
     tmp = Path(tempfile.mkdtemp(prefix="nlp_guard_bench_"))
     db = f"sqlite:///{tmp / 'bench.db'}"
@@ -149,7 +190,7 @@ def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, li
                 raise SystemExit("server did not become ready")
             time.sleep(0.3)
         rows = []
-        for conc in (1, 8, 32):
+        for conc in args.concurrency:
             n = args.requests if conc > 1 else max(200, args.requests // 3)
             row = asyncio.run(level(port, key, conc, n, args.seconds))
             print(f"{'rules-only' if rules_only else 'model'} c={conc}: p50 {row['p50_ms']:.2f} ms, "
@@ -165,7 +206,8 @@ def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, li
             proc.kill()
 
 
-def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: str) -> None:
+def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: str,
+          baselines: dict[str, dict[str, float]]) -> None:
     lines = [f"`python bench/bench_api.py` on {platform.machine()}, {os.cpu_count()} CPUs, Python "
              f"{platform.python_version()}: a real `nlp-guard serve` (uvicorn, SQLite WAL, synchronous=FULL, "
              "every check audited) driven over loopback by a lean asyncio HTTP/1.1 client on the same machine, "
@@ -184,6 +226,10 @@ def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: s
             lines.append(f"| {mode} | {model or '-'} | {r['concurrency']:.0f} | {r['requests']:.0f} | {r['errors']:.0f} "
                          f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['throughput']:.0f} | {ratio} "
                          f"| {r['client_cpu_ms']:.2f} |")
+    ratios = ratio_lines(results, baselines)
+    print("\n".join(ratios))
+    lines += ["", "Issue 13 ratios (this run; Guard measured in the bench process before each server started, on "
+              "the same messages, no rewrites):", "", *ratios]
     write_section("API", "\n".join(lines))
     print(f"wrote {RESULTS}")
 
@@ -194,24 +240,30 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="time cap per concurrency level")
     ap.add_argument("--modes", default="model,rules", help="model, rules or both")
     ap.add_argument("--note", default="", help="a line to add under the heading")
+    ap.add_argument("--concurrency", default="1,8,32", type=lambda v: [int(c) for c in v.split(",")],
+                    help="concurrency levels, comma-separated")
+    ap.add_argument("--guard-n", type=int, default=500, help="messages for the in-process Guard yardsticks")
     args = ap.parse_args()
     from nlp_guard.errors import ModelNotFoundError
     from nlp_guard.model import find_model_dir
 
     modes = args.modes.split(",")
     results = []
+    baselines: dict[str, dict[str, float]] = {}
     note = args.note
     if "model" in modes:
         try:
             find_model_dir()  # before any server starts: `serve` would refuse to
         except ModelNotFoundError as exc:
             raise SystemExit(f"{exc}; run with --modes rules for the rules-only rows") from None
+        baselines["model"] = guard_baseline(False, args.guard_n)
         model, rows = run_mode(False, args)
         results.append(("model", model, rows))
     if "rules" in modes:
+        baselines["rules-only"] = guard_baseline(True, args.guard_n)
         _, rows = run_mode(True, args)
         results.append(("rules-only", None, rows))
-    write(results, note)
+    write(results, note, baselines)
 
 
 if __name__ == "__main__":
