@@ -3,10 +3,12 @@ micro-batchers (guard and storage) and metrics. Built and started in the
 lifespan; route dependencies reach it through ``request.app.state.service``.
 
 Storage writes go through one writer batcher: each batch is one transaction
-(group commit). It locks the audit head first, then runs each unit under a
-savepoint: the contact gate's reads, the contact event and the audit entry
-of one request are atomic, and requests are serialised, so caps cannot be
-raced past. A response is sent only after its transaction committed.
+(group commit). It locks the audit head first, then runs the units in order
+and inserts their audit entries in one statement: the contact gate's reads,
+the contact event and the audit entry of one request are atomic (a unit that
+fails sends the batch round again with a savepoint per unit, so only its own
+writes are undone), and requests are serialised, so caps cannot be raced past.
+A response is sent only after its transaction committed.
 """
 from __future__ import annotations
 
@@ -207,28 +209,50 @@ class Service:
     def _write_batch(self, units: list[Unit]) -> Sequence[Any]:
         for attempt in range(5):
             try:
-                results: list[Any] = []
-                with self.sessions() as s, s.begin():
-                    chain = Chain(s)
-                    for unit in units:
-                        chain.mark()
-                        sp = s.begin_nested()
-                        try:
-                            r = unit(s, chain)
-                            s.flush()
-                            sp.commit()
-                            results.append(r)
-                        except OperationalError:
-                            raise
-                        except Exception as exc:
-                            sp.rollback()
-                            chain.rollback_to_mark()
-                            results.append(exc)
-                    chain.close()
-                return results
+                try:
+                    return self._commit(units, isolate=False)
+                except _UnitFailed:  # rolled back: again, each unit under a savepoint
+                    return self._commit(units, isolate=True)
             except OperationalError:
                 if attempt == 4:
                     raise
                 log.warning("storage busy; retrying batch of %d (attempt %d)", len(units), attempt + 1)
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def _commit(self, units: list[Unit], isolate: bool) -> list[Any]:
+        """Every unit in one transaction (group commit), which commits before any caller is answered.
+        Without ``isolate`` the units run back to back and the first failure rolls everything back
+        (``_UnitFailed``); with it each unit runs under a savepoint, so a failing unit's writes and
+        audit entries are undone and it gets its exception while the others commit."""
+        results: list[Any] = []
+        with self.sessions() as s, s.begin():
+            chain = Chain(s)
+            for unit in units:
+                if not isolate:
+                    try:
+                        results.append(unit(s, chain))
+                    except OperationalError:
+                        raise
+                    except Exception as exc:
+                        raise _UnitFailed from exc
+                    continue
+                chain.mark()
+                sp = s.begin_nested()
+                try:
+                    r = unit(s, chain)
+                    s.flush()
+                    sp.commit()
+                    results.append(r)
+                except OperationalError:
+                    raise
+                except Exception as exc:
+                    sp.rollback()
+                    chain.rollback_to_mark()
+                    results.append(exc)
+            chain.close()
+        return results
+
+
+class _UnitFailed(Exception):
+    """A storage unit failed in a batch run without savepoints; the batch is run again with them."""
