@@ -125,6 +125,22 @@ def test_parquet_input_and_output_and_scan_dataframe(spark, tmp_path: Path) -> N
     assert row["violations"][0]["evidence"][0]["text"] == first_block["violations"][0]["evidence"][0]["text"]
 
 
+def test_rewrites_only_when_asked_and_as_the_local_engine_writes_them(spark, tmp_path: Path) -> None:
+    from nlp_guard.spark_engine import scan_dataframe
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _records(2)), "utf-8")
+    buf = io.StringIO()
+    scan(Guard(), read_records(src), buf, suggest=True)
+    expected = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert any(e.get("rewrite") for e in expected)
+    for suggest in (True, False):
+        res = scan_dataframe(spark.read.json(str(src)), rules_only=True, suggest=suggest)
+        got = [json.loads(r["result"]) for r in res.orderBy("line").collect()]
+        assert got == (expected if suggest else [json.loads(line) for line in _local(src)])
+        assert suggest or not any(g.get("rewrite") for g in got)
+
+
 def test_cli_engine_spark_on_a_table_and_a_file(spark, jsonl_input: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli.jsonl"
     r = CliRunner().invoke(main, ["scan", "--engine", "spark", "--master", "local[2]", "--rules-only",
