@@ -211,7 +211,9 @@ class Service:
             try:
                 try:
                     return self._commit(units, isolate=False)
-                except _UnitFailed:  # rolled back: again, each unit under a savepoint
+                except OperationalError:
+                    raise
+                except Exception:  # a unit (or its writes, at flush) failed; rolled back: again, with savepoints
                     return self._commit(units, isolate=True)
             except OperationalError:
                 if attempt == 4:
@@ -222,20 +224,15 @@ class Service:
 
     def _commit(self, units: list[Unit], isolate: bool) -> list[Any]:
         """Every unit in one transaction (group commit), which commits before any caller is answered.
-        Without ``isolate`` the units run back to back and the first failure rolls everything back
-        (``_UnitFailed``); with it each unit runs under a savepoint, so a failing unit's writes and
-        audit entries are undone and it gets its exception while the others commit."""
+        Without ``isolate`` the units run back to back and a failure rolls everything back; with it
+        each unit runs under a savepoint, so a failing unit's writes and audit entries are undone and
+        it gets its exception while the others commit."""
         results: list[Any] = []
         with self.sessions() as s, s.begin():
             chain = Chain(s)
             for unit in units:
                 if not isolate:
-                    try:
-                        results.append(unit(s, chain))
-                    except OperationalError:
-                        raise
-                    except Exception as exc:
-                        raise _UnitFailed from exc
+                    results.append(unit(s, chain))
                     continue
                 chain.mark()
                 sp = s.begin_nested()
@@ -253,6 +250,3 @@ class Service:
             chain.close()
         return results
 
-
-class _UnitFailed(Exception):
-    """A storage unit failed in a batch run without savepoints; the batch is run again with them."""

@@ -131,6 +131,15 @@ def test_a_failing_unit_undoes_only_its_own_writes(client, db_url):
         assert verify(s).ok and verify(s).entries == 2
     assert [service._write_batch([unit(f"E{i}")])[0] for i in range(2)] == [3, 4]
 
+    def bad_row(s, chain):  # fails only when its row is written (NOT NULL), not when the unit runs
+        s.add(ContactEvent(tenant="acme", debtor_id="F2", channel=None, outcome="attempt", at=utcnow(), source="x"))
+        return chain.append("acme", "k", "check", {"debtor": "F2"}).seq
+    out = service._write_batch([unit("F1"), bad_row, unit("F3")])
+    assert out[0] == 5 and type(out[1]).__name__ == "IntegrityError" and out[2] == 6
+    with session_factory(make_engine(db_url))() as s:
+        assert "F2" not in set(s.scalars(select(ContactEvent.debtor_id)))
+        assert verify(s).ok and verify(s).entries == 6
+
 
 def test_concurrent_checks_share_commits_and_every_acknowledged_one_is_on_disk(client, auth, db_url):
     from concurrent.futures import ThreadPoolExecutor
