@@ -127,6 +127,17 @@ async def level(port: int, key: str, conc: int, n: int, seconds: float) -> dict[
             "client_cpu_ms": 1000 * client_cpu / max(1, sent)}
 
 
+def batch_totals(base: str) -> dict[str, tuple[float, float]]:
+    """(items, batches) so far per micro-batcher, from the server's /metrics."""
+    out: dict[str, list[float]] = {}
+    for line in httpx.get(base + "/metrics", timeout=5).text.splitlines():
+        for suffix, k in (("_sum", 0), ("_count", 1)):
+            if line.startswith(f"nlp_guard_batch_size{suffix}{{"):
+                name = line.split('batcher="', 1)[1].split('"', 1)[0]
+                out.setdefault(name, [0.0, 0.0])[k] = float(line.rsplit(" ", 1)[1])
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
 def guard_baseline(rules_only: bool, n: int) -> dict[str, float]:
     """The load's messages through Guard in this process, as the service screens them (no rewrite)."""
     from nlp_guard import Guard, Message
@@ -192,10 +203,16 @@ def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, li
         rows = []
         for conc in args.concurrency:
             n = args.requests if conc > 1 else max(200, args.requests // 3)
+            before = batch_totals(base)
             row = asyncio.run(level(port, key, conc, n, args.seconds))
+            after = batch_totals(base)
+            for name in ("guard", "storage"):  # mean items per batch in this level (warm-up included)
+                (s0, c0), (s1, c1) = before.get(name, (0.0, 0.0)), after.get(name, (0.0, 0.0))
+                row[f"{name}_batch"] = (s1 - s0) / max(1.0, c1 - c0)
             print(f"{'rules-only' if rules_only else 'model'} c={conc}: p50 {row['p50_ms']:.2f} ms, "
                   f"p99 {row['p99_ms']:.2f} ms, {row['throughput']:.0f} checks/s ({row['requests']} requests, "
-                  f"{row['errors']} errors; client CPU {row['client_cpu_ms']:.2f} ms/request)", flush=True)
+                  f"{row['errors']} errors; client CPU {row['client_cpu_ms']:.2f} ms/request; mean batch: guard "
+                  f"{row['guard_batch']:.1f}, storage {row['storage_batch']:.1f})", flush=True)
             rows.append(row)
         return model, rows
     finally:
@@ -211,13 +228,16 @@ def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: s
     lines = [f"`python bench/bench_api.py` on {platform.machine()}, {os.cpu_count()} CPUs, Python "
              f"{platform.python_version()}: a real `nlp-guard serve` (uvicorn, SQLite WAL, synchronous=FULL, "
              "every check audited) driven over loopback by a lean asyncio HTTP/1.1 client on the same machine, "
-             "one keep-alive connection per concurrent caller (its own CPU per request is in the last column); "
-             "`dry_run` checks, 8 different messages, no contact metadata. \"vs rules-only\" is throughput against "
-             "rules-only at the same concurrency, in the same run.", ""]
+             "one keep-alive connection per concurrent caller (its own CPU per request is in its own column); "
+             "`dry_run` checks without rewrites (the API's default), 8 different messages, no contact metadata. "
+             "\"vs rules-only\" is throughput against rules-only at the same concurrency, in the same run; the "
+             "mean batch columns are items per `Guard.check_many` call and per storage transaction (group commit), "
+             "from the server's /metrics.", ""]
     if note:
         lines += [note, ""]
     lines += ["| mode | model | concurrency | requests | errors | p50 ms | p99 ms | checks/s | vs rules-only "
-              "| client CPU ms/request |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| client CPU ms/request | mean guard batch | mean storage batch |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     baseline = {r["concurrency"]: r["throughput"] for mode, _, rows in results if mode == "rules-only" for r in rows}
     for mode, model, rows in results:
         for r in rows:
@@ -225,7 +245,7 @@ def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: s
             ratio = f"{r['throughput'] / base:.2f}×" if base else "–"
             lines.append(f"| {mode} | {model or '-'} | {r['concurrency']:.0f} | {r['requests']:.0f} | {r['errors']:.0f} "
                          f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['throughput']:.0f} | {ratio} "
-                         f"| {r['client_cpu_ms']:.2f} |")
+                         f"| {r['client_cpu_ms']:.2f} | {r['guard_batch']:.1f} | {r['storage_batch']:.1f} |")
     ratios = ratio_lines(results, baselines)
     print("\n".join(ratios))
     lines += ["", "Issue 13 ratios (this run; Guard measured in the bench process before each server started, on "
