@@ -72,7 +72,8 @@ class CheckRequest(_In):
     contact: Contact | None = None
     timezone: TimeZone | None = Field(default=None, description="debtor's time zone (default: the policy's)")
     dry_run: StrictBool = Field(default=False, description="do not record a contact attempt even when allowed")
-    suggest: StrictBool = Field(default=True, description="propose a compliant rewrite when not allowed")
+    suggest: StrictBool = Field(default=False, description="propose a verified compliant rewrite when not allowed "
+                                                          "(the draft checker asks; outreach and batches need not)")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"text": "您好，您在某某平台的借款已逾期，请尽快处理。", "channel": "sms", "debtor_id": "D-1001",

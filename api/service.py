@@ -3,10 +3,12 @@ micro-batchers (guard and storage) and metrics. Built and started in the
 lifespan; route dependencies reach it through ``request.app.state.service``.
 
 Storage writes go through one writer batcher: each batch is one transaction
-(group commit). It locks the audit head first, then runs each unit under a
-savepoint: the contact gate's reads, the contact event and the audit entry
-of one request are atomic, and requests are serialised, so caps cannot be
-raced past. A response is sent only after its transaction committed.
+(group commit). It locks the audit head first, then runs the units in order
+and inserts their audit entries in one statement: the contact gate's reads,
+the contact event and the audit entry of one request are atomic (a unit that
+fails sends the batch round again with a savepoint per unit, so only its own
+writes are undone), and requests are serialised, so caps cannot be raced past.
+A response is sent only after its transaction committed.
 """
 from __future__ import annotations
 
@@ -180,19 +182,22 @@ class Service:
         return await self.guards.submit((guard, Message(text, recipient), suggest))
 
     def _check_batch(self, items: list[tuple[Guard, Message, bool]]) -> list[Decision | BaseException]:
+        """One ``check_many`` per tenant guard for the whole batch (rewrites only where asked);
+        if it fails, each item is screened alone so one bad item cannot fail the others."""
         results: list[Decision | BaseException | None] = [None] * len(items)
-        groups: dict[tuple[int, bool], list[int]] = {}
-        for i, (g, _, suggest) in enumerate(items):
-            groups.setdefault((id(g), suggest), []).append(i)
-        for (_, suggest), idx in groups.items():
+        groups: dict[int, list[int]] = {}
+        for i, (g, _, _) in enumerate(items):
+            groups.setdefault(id(g), []).append(i)
+        for idx in groups.values():
             guard = items[idx[0]][0]
             try:
-                for i, d in zip(idx, guard.check_many([items[i][1] for i in idx], suggest=suggest), strict=True):
+                decisions = guard.check_many([items[i][1] for i in idx], suggest=[items[i][2] for i in idx])
+                for i, d in zip(idx, decisions, strict=True):
                     results[i] = d
             except Exception:  # isolate the bad item; the others still get answers
                 for i in idx:
                     try:
-                        results[i] = guard.check_many([items[i][1]], suggest=suggest)[0]
+                        results[i] = guard.check_many([items[i][1]], suggest=items[i][2])[0]
                     except Exception as exc:
                         results[i] = exc if isinstance(exc, InputError) else RuntimeError(f"screening failed: {exc!r}")
         return results  # type: ignore[return-value]
@@ -204,28 +209,44 @@ class Service:
     def _write_batch(self, units: list[Unit]) -> Sequence[Any]:
         for attempt in range(5):
             try:
-                results: list[Any] = []
-                with self.sessions() as s, s.begin():
-                    chain = Chain(s)
-                    for unit in units:
-                        chain.mark()
-                        sp = s.begin_nested()
-                        try:
-                            r = unit(s, chain)
-                            s.flush()
-                            sp.commit()
-                            results.append(r)
-                        except OperationalError:
-                            raise
-                        except Exception as exc:
-                            sp.rollback()
-                            chain.rollback_to_mark()
-                            results.append(exc)
-                    chain.close()
-                return results
+                try:
+                    return self._commit(units, isolate=False)
+                except OperationalError:
+                    raise
+                except Exception:  # a unit (or its writes, at flush) failed; rolled back: again, with savepoints
+                    return self._commit(units, isolate=True)
             except OperationalError:
                 if attempt == 4:
                     raise
                 log.warning("storage busy; retrying batch of %d (attempt %d)", len(units), attempt + 1)
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def _commit(self, units: list[Unit], isolate: bool) -> list[Any]:
+        """Every unit in one transaction (group commit), which commits before any caller is answered.
+        Without ``isolate`` the units run back to back and a failure rolls everything back; with it
+        each unit runs under a savepoint, so a failing unit's writes and audit entries are undone and
+        it gets its exception while the others commit."""
+        results: list[Any] = []
+        with self.sessions() as s, s.begin():
+            chain = Chain(s)
+            for unit in units:
+                if not isolate:
+                    results.append(unit(s, chain))
+                    continue
+                chain.mark()
+                sp = s.begin_nested()
+                try:
+                    r = unit(s, chain)
+                    s.flush()
+                    sp.commit()
+                    results.append(r)
+                except OperationalError:
+                    raise
+                except Exception as exc:
+                    sp.rollback()
+                    chain.rollback_to_mark()
+                    results.append(exc)
+            chain.close()
+        return results
+

@@ -6,6 +6,11 @@ writes them into bench/RESULTS.md under "## API". Bounded: at most ``--requests`
 level and ``--seconds`` per level.
 
     python bench/bench_api.py [--requests 1500] [--seconds 20] [--modes model,rules]
+
+Issue 13's yardsticks are measured in the same run, in this process before each server
+starts: the same messages through ``Guard`` directly (no HTTP, no audit), one ``check`` at a
+time (p50) and ``check_many`` in batches of 32 (throughput). The API at concurrency 32 is
+compared with the batch throughput, its p50 at concurrency 1 with the single check.
 """
 from __future__ import annotations
 
@@ -124,6 +129,53 @@ async def level(port: int, key: str, conc: int, n: int, seconds: float) -> dict[
             "client_cpu_ms": 1000 * client_cpu / max(1, sent)}
 
 
+def batch_totals(base: str) -> dict[str, tuple[float, float]]:
+    """(items, batches) so far per micro-batcher, from the server's /metrics."""
+    out: dict[str, list[float]] = {}
+    for line in httpx.get(base + "/metrics", timeout=5).text.splitlines():
+        for suffix, k in (("_sum", 0), ("_count", 1)):
+            if line.startswith(f"nlp_guard_batch_size{suffix}{{"):
+                name = line.split('batcher="', 1)[1].split('"', 1)[0]
+                out.setdefault(name, [0.0, 0.0])[k] = float(line.rsplit(" ", 1)[1])
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def guard_baseline(rules_only: bool, n: int) -> dict[str, float]:
+    """The load's messages through Guard in this process, as the service screens them (no rewrite)."""
+    from nlp_guard import Guard, Message
+
+    guard = Guard.default(rules_only=rules_only)
+    msgs = [Message(TEXTS[k % len(TEXTS)] + f"（{k % 32}）") for k in range(n)]
+    for m in msgs[:20]:
+        guard.check(m.text, suggest=False)
+    lat = []
+    for m in msgs:
+        t0 = time.perf_counter()
+        guard.check(m.text, suggest=False)
+        lat.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for b in range(0, n, 32):
+        guard.check_many(msgs[b:b + 32], suggest=False)
+    return {"p50_ms": 1000 * percentile(lat, 0.5), "throughput": n / (time.perf_counter() - t0)}
+
+
+def ratio_lines(results: list[tuple[str, str | None, list[dict[str, float]]]],
+                baselines: dict[str, dict[str, float]]) -> list[str]:
+    """Issue 13's API ratios per mode, with the absolute figures they come from."""
+    out = []
+    for mode, _, rows in results:
+        base, by = baselines[mode], {r["concurrency"]: r for r in rows}
+        if 32 in by:
+            api = by[32]["throughput"]
+            out.append(f"- {mode}: API at concurrency 32 / Guard `check_many` (batch 32): {api:.0f} / "
+                       f"{base['throughput']:.0f} checks/s = {api / base['throughput']:.2f}× (target ≥ 0.7×)")
+        if 1 in by:
+            p50 = by[1]["p50_ms"]
+            out.append(f"- {mode}: API p50 at concurrency 1 / one Guard `check`: {p50:.2f} / {base['p50_ms']:.2f} ms "
+                       f"= {p50 / base['p50_ms']:.2f}× (target ≤ 1.5×)")
+    return out
+
+
 @contextmanager
 def served(rules_only: bool, env: dict[str, str] | None = None) -> Iterator[tuple[int, str, str | None]]:
     """A real ``nlp-guard serve`` on a fresh SQLite file: (port, an API key, the model version)."""
@@ -163,28 +215,39 @@ def served(rules_only: bool, env: dict[str, str] | None = None) -> Iterator[tupl
 
 def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, list[dict[str, float]]]:
     with served(rules_only) as (port, key, model):
+        base = f"http://127.0.0.1:{port}"
         rows = []
-        for conc in (1, 8, 32):
+        for conc in args.concurrency:
             n = args.requests if conc > 1 else max(200, args.requests // 3)
+            before = batch_totals(base)
             row = asyncio.run(level(port, key, conc, n, args.seconds))
+            after = batch_totals(base)
+            for name in ("guard", "storage"):  # mean items per batch in this level (warm-up included)
+                (s0, c0), (s1, c1) = before.get(name, (0.0, 0.0)), after.get(name, (0.0, 0.0))
+                row[f"{name}_batch"] = (s1 - s0) / max(1.0, c1 - c0)
             print(f"{'rules-only' if rules_only else 'model'} c={conc}: p50 {row['p50_ms']:.2f} ms, "
                   f"p99 {row['p99_ms']:.2f} ms, {row['throughput']:.0f} checks/s ({row['requests']} requests, "
-                  f"{row['errors']} errors; client CPU {row['client_cpu_ms']:.2f} ms/request)", flush=True)
+                  f"{row['errors']} errors; client CPU {row['client_cpu_ms']:.2f} ms/request; mean batch: guard "
+                  f"{row['guard_batch']:.1f}, storage {row['storage_batch']:.1f})", flush=True)
             rows.append(row)
         return model, rows
 
 
-def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: str) -> None:
+def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: str,
+          baselines: dict[str, dict[str, float]]) -> None:
     lines = [f"`python bench/bench_api.py` on {platform.machine()}, {os.cpu_count()} CPUs, Python "
              f"{platform.python_version()}: a real `nlp-guard serve` (uvicorn, SQLite WAL, synchronous=FULL, "
              "every check audited) driven over loopback by a lean asyncio HTTP/1.1 client on the same machine, "
-             "one keep-alive connection per concurrent caller (its own CPU per request is in the last column); "
-             "`dry_run` checks, 8 different messages, no contact metadata. \"vs rules-only\" is throughput against "
-             "rules-only at the same concurrency, in the same run.", ""]
+             "one keep-alive connection per concurrent caller (its own CPU per request is in its own column); "
+             "`dry_run` checks without rewrites (the API's default), 8 different messages, no contact metadata. "
+             "\"vs rules-only\" is throughput against rules-only at the same concurrency, in the same run; the "
+             "mean batch columns are items per `Guard.check_many` call and per storage transaction (group commit), "
+             "from the server's /metrics.", ""]
     if note:
         lines += [note, ""]
     lines += ["| mode | model | concurrency | requests | errors | p50 ms | p99 ms | checks/s | vs rules-only "
-              "| client CPU ms/request |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| client CPU ms/request | mean guard batch | mean storage batch |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     baseline = {r["concurrency"]: r["throughput"] for mode, _, rows in results if mode == "rules-only" for r in rows}
     for mode, model, rows in results:
         for r in rows:
@@ -192,7 +255,11 @@ def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: s
             ratio = f"{r['throughput'] / base:.2f}×" if base else "–"
             lines.append(f"| {mode} | {model or '-'} | {r['concurrency']:.0f} | {r['requests']:.0f} | {r['errors']:.0f} "
                          f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['throughput']:.0f} | {ratio} "
-                         f"| {r['client_cpu_ms']:.2f} |")
+                         f"| {r['client_cpu_ms']:.2f} | {r['guard_batch']:.1f} | {r['storage_batch']:.1f} |")
+    ratios = ratio_lines(results, baselines)
+    print("\n".join(ratios))
+    lines += ["", "Issue 13 ratios (this run; Guard measured in the bench process before each server started, on "
+              "the same messages, no rewrites):", "", *ratios]
     write_section("API", "\n".join(lines))
     print(f"wrote {RESULTS}")
 
@@ -203,24 +270,30 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="time cap per concurrency level")
     ap.add_argument("--modes", default="model,rules", help="model, rules or both")
     ap.add_argument("--note", default="", help="a line to add under the heading")
+    ap.add_argument("--concurrency", default="1,8,32", type=lambda v: [int(c) for c in v.split(",")],
+                    help="concurrency levels, comma-separated")
+    ap.add_argument("--guard-n", type=int, default=500, help="messages for the in-process Guard yardsticks")
     args = ap.parse_args()
     from nlp_guard.errors import ModelNotFoundError
     from nlp_guard.model import find_model_dir
 
     modes = args.modes.split(",")
     results = []
+    baselines: dict[str, dict[str, float]] = {}
     note = args.note
     if "model" in modes:
         try:
             find_model_dir()  # before any server starts: `serve` would refuse to
         except ModelNotFoundError as exc:
             raise SystemExit(f"{exc}; run with --modes rules for the rules-only rows") from None
+        baselines["model"] = guard_baseline(False, args.guard_n)
         model, rows = run_mode(False, args)
         results.append(("model", model, rows))
     if "rules" in modes:
+        baselines["rules-only"] = guard_baseline(True, args.guard_n)
         _, rows = run_mode(True, args)
         results.append(("rules-only", None, rows))
-    write(results, note)
+    write(results, note, baselines)
 
 
 if __name__ == "__main__":

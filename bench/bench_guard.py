@@ -1,7 +1,11 @@
 """Speed benchmark for Guard on 2 cores: latency per message and batch throughput,
 with rules-only and the raw model (ONNX int8 vs torch fp32) as same-run baselines.
 
-    .venv/bin/python bench/bench_guard.py [--n 600] [--reference] [--baseline-model DIR ...]
+    .venv/bin/python bench/bench_guard.py [--n 600] [--reference] [--baseline-model DIR ...] [--teacher DIR]
+
+Issue 13's ratios, each measured in this one run: the shipped model against the 12-layer
+teacher (``--teacher``) alone on short compliant messages, batch 32; and Guard (rules +
+model + evidence, no rewrites) on the mixed sample against the shipped model alone on it.
 """
 from __future__ import annotations
 
@@ -64,6 +68,20 @@ def _reference_dir() -> Path:
     return out
 
 
+def ratio_lines(guard_mixed: float, model_mixed: float, model_name: str, short_rate: dict[str, float],
+                teacher_name: str | None) -> list[str]:
+    """Issue 13's two Guard-bench ratios, with the absolute figures they come from."""
+    out = [f"- Guard (rules + model + evidence, no rewrites) on the mixed sample / the shipped model alone on it: "
+           f"{guard_mixed:.0f} / {model_mixed:.0f} messages/s = {guard_mixed / model_mixed:.2f}× (target ≥ 0.8×)"]
+    if teacher_name:
+        s, t = short_rate[model_name], short_rate[teacher_name]
+        out.append(f"- shipped model / teacher, alone, short compliant messages, batch 32: {s:.0f} / {t:.0f} "
+                   f"messages/s = {s / t:.2f}× (target ≥ 2.5×)")
+    else:
+        out.append("- shipped model / teacher: not measured (no --teacher)")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=600)
@@ -73,6 +91,8 @@ def main() -> None:
     ap.add_argument("--reference", action="store_true",
                     help="also time the untrimmed base encoder, int8 (issue 3's reference figures); "
                          "built once into training/.work/e5_base_int8")
+    ap.add_argument("--teacher", type=Path,
+                    help="the 12-layer teacher's model directory, timed alone beside the shipped (student) model")
     args = ap.parse_args()
     if args.reference:
         args.baseline_model.append(_reference_dir())
@@ -93,24 +113,36 @@ def main() -> None:
     rules = Guard.default(rules_only=True)
     full = Guard.default()  # the shipped model; a ModelNotFoundError says where it looked
     systems = [("Guard rules only", rules), ("Guard rules + model (int8 ONNX)", full)]
+    guard_mixed = 0.0
     for name, g in systems:
         c50, c99 = latency(lambda m: g.check(m.text), clean)
         v50, v99 = latency(lambda m: g.check(m.text), violating)
         mixed = throughput(lambda ms: g.check_many(ms, suggest=False), msgs)
         tput = throughput(lambda ms: g.check_many(ms, suggest=False), clean)
         tshort = throughput(lambda ms: g.check_many(ms, suggest=False), short)
+        guard_mixed = mixed  # the last system: rules + model
         results.append((name, c50, c99, tput, f"{v50:.2f} / {v99:.2f}", f"{mixed:.0f}", f"{tshort:.0f}"))
     clf = full.classifier
     norm = [normalize(t).text for t in texts]
     norm_short = [normalize(m.text).text for m in short]
     models = [(f"model alone: ONNX int8 ({clf.version}, {clf.config.layers} layers)", clf)]
+    teacher_name = None
+    if args.teacher:
+        teacher = load_classifier(args.teacher)
+        teacher_name = f"model alone: ONNX int8, teacher ({teacher.version}, {teacher.config.layers} layers)"
+        models.append((teacher_name, teacher))
     for path in args.baseline_model:
         other = load_classifier(path)
         models.append((f"model alone: ONNX int8 ({other.version}, {other.config.layers} layers)", other))
+    short_rate: dict[str, float] = {}
+    model_mixed = 0.0
     for name, m in models:
         p50, p99 = latency(lambda t: m.predict([t]), norm)
-        results.append((name, p50, p99, throughput(m.predict, norm), "–", "–",
-                        f"{throughput(m.predict, norm_short):.0f}"))
+        short_rate[name] = throughput(m.predict, norm_short)
+        mixed_rate = throughput(m.predict, norm)
+        if name == models[0][0]:
+            model_mixed = mixed_rate
+        results.append((name, p50, p99, mixed_rate, "–", "–", f"{short_rate[name]:.0f}"))
     trimmed = ROOT / "training" / ".work" / "e5_trimmed"
     if trimmed.exists():
         import torch
@@ -147,6 +179,7 @@ def main() -> None:
         lines.append(f"| {name} | {p50:.2f} / {p99:.2f} | {violating_ms} | {tput:.0f} | {tshort} | {mixed} "
                      f"| {tput / base:.2f}× |")
     lines.append("\nTargets (issue 3): Guard with the shipped model p50 ≤ 5 ms and ≥ 500 short messages/s.")
+    lines += ["", "Issue 13 ratios (this run):", ""] + ratio_lines(guard_mixed, model_mixed, models[0][0], short_rate, teacher_name)
     text = "\n".join(lines)
     print(text)
     write_section("Speed: Guard on 2 cores (issue 3)", text)

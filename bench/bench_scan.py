@@ -15,6 +15,11 @@ slot. Spark
 is timed after its session is up and after a warm-up scan of 2,000 lines (the
 JVM start and the warm-up are reported apart); the timed run includes reading
 the input and writing one JSONL file.
+
+Issue 13's yardstick, measured in the same run: the same records through ``Guard`` in
+this process (messages by ``check_many`` in batches of 32, transcripts by
+``check_transcript``; no files, no JSON, no rewrites), per busy core. Each engine's
+per-core rate is compared with it.
 """
 from __future__ import annotations
 
@@ -97,6 +102,22 @@ def generate(messages: int, transcripts: int, seed: int = 5) -> list[dict]:
     return out
 
 
+def _time_guard(spec: GuardSpec, records: list[dict]) -> float:
+    """Seconds for the load straight through one Guard: the scan engines' yardstick."""
+    from nlp_guard.guard import Message
+
+    guard = spec.build()
+    msgs = [Message(r["text"], r.get("recipient", "debtor")) for r in records if "text" in r]
+    calls = [r["turns"] for r in records if "turns" in r]
+    guard.check_many(msgs[:32], suggest=False)
+    t = time.perf_counter()
+    for b in range(0, len(msgs), 32):
+        guard.check_many(msgs[b:b + 32], suggest=False)
+    for turns in calls:
+        guard.check_transcript(turns)
+    return time.perf_counter() - t
+
+
 def _time_local(spec: GuardSpec, src: Path, out: Path, workers: int) -> float:
     t = time.perf_counter()
     with out.open("w", encoding="utf-8") as fh:
@@ -143,6 +164,9 @@ def run(args: argparse.Namespace) -> dict:
         def busy(processes: int, model_threads: int) -> int:  # rules only: Python keeps one core per process
             return min(os.cpu_count() or 1, processes * (1 if rules_only else model_threads))
 
+        g = _time_guard(spec, records)
+        row["guard_batch"] = {"seconds": round(g, 1), "rec_s": round(n / g, 1), "processes": 1,
+                              "cores": busy(1, os.cpu_count() or 1)}
         row["local_1"] = {"seconds": round(single, 1), "rec_s": round(n / single, 1), "processes": 1,
                           "cores": busy(1, os.cpu_count() or 1)}
         multi = _time_local(spec, src, tmp / f"local{args.workers}.jsonl", args.workers)
@@ -185,7 +209,7 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for label, row in res["modes"].items():
-        for key, name in (("local_1", "local, 1 process"), (f"local_{w}", f"local, {w} workers"),
+        for key, name in (("guard_batch", "Guard check_many in-process (yardstick)"), ("local_1", "local, 1 process"), (f"local_{w}", f"local, {w} workers"),
                           (f"spark_local_{w}", f"Spark local[{w}]")):
             if key not in row:
                 continue
@@ -196,6 +220,12 @@ def markdown(res: dict, args: argparse.Namespace) -> str:
     lines.append("")
     for label, row in res["modes"].items():
         local = row["local_1"]["rec_s"] / row["local_1"]["cores"]
+        guard_core = row["guard_batch"]["rec_s"] / row["guard_batch"]["cores"]
+        for key, name in ((f"local_{w}", f"local {w} workers"), (f"spark_local_{w}", f"Spark local[{w}]")):
+            if key in row:
+                core = row[key]["rec_s"] / row[key]["cores"]
+                lines.append(f"- {label}: {name} per busy core / Guard batch per busy core: {core:,.1f} / "
+                             f"{guard_core:,.1f} records/s = {core / guard_core:.2f}× (target ≥ 0.7×)")
         notes = [f"Guard build {row['guard_build_s']} s (once per process)",
                  f"Spark warm-up scan of 2,000 lines before the timed run (untimed): {row.get('spark_warmup_s')} s",
                  f"{w}-worker output identical to 1 process: {row['workers_identical']}"]

@@ -19,14 +19,17 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .errors import GuardError, RecordError
-from .guard import Guard, Message
+from .guard import Guard, Message, validate_recipient, validate_text
 from .model import find_model_dir
+from .results import Decision
 
 MESSAGE_FIELDS = {"id", "text", "recipient", "channel", "sent_at", "agent_id", "debtor_id", "contact", "call_time"}
 TRANSCRIPT_FIELDS = {"id", "turns", "agent_id", "call_time", "sent_at", "channel", "debtor_id"}
@@ -34,6 +37,7 @@ PASS_THROUGH = ("agent_id", "channel", "sent_at", "call_time", "debtor_id")
 OUTPUT_FIELDS = {"id", "error", "decision", "violations", "pii", "rewrite", "rewrite_note", "scores", "policy_version",
                  "model_version", "escalate"}
 CSV_COLUMNS = ("id", "text", "recipient", "channel", "sent_at", "agent_id")
+CHUNK = 32  # input lines whose messages share one check_many call
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +171,21 @@ def id_key(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def screen_record(guard: Guard, rec: Record) -> dict[str, Any]:
-    """The output object for one record, or an error object naming the line."""
+def _message(guard: Guard, rec: Record) -> Message:
+    """The record's message, checked as ``check`` checks one alone (errors name ``text``, not ``items[i]``)."""
+    obj = rec.data or {}
+    _extra_fields(obj, MESSAGE_FIELDS, rec.line)  # a near miss of a known field is this record's error
+    if "text" not in obj:
+        raise RecordError("text: missing (a message needs 'text', a transcript needs 'turns')", rec.line)
+    msg = Message(obj["text"], obj.get("recipient") or "debtor")
+    validate_text(msg.text, "text", guard.max_chars)
+    validate_recipient(msg.recipient)
+    return msg
+
+
+def screen_record(guard: Guard, rec: Record, suggest: bool = False, decision: Decision | None = None) -> dict[str, Any]:
+    """The output object for one record, or an error object naming the line. ``decision`` is the
+    record's message already screened in a batch (``screen_records``); rewrites only with ``suggest``."""
     base: dict[str, Any] = {"id": record_id(rec)}
     if rec.data is None:
         return {**base, "error": {"line": rec.line, "message": rec.error}}
@@ -181,13 +198,42 @@ def screen_record(guard: Guard, rec: Record) -> dict[str, Any]:
                 raise RecordError("turns: expected a list of {speaker, text}", rec.line)
             return {**base, **extra, **guard.check_transcript(obj["turns"]).to_dict()}
         extra.update(_extra_fields(obj, MESSAGE_FIELDS, rec.line))
-        if "text" not in obj:
-            raise RecordError("text: missing (a message needs 'text', a transcript needs 'turns')", rec.line)
-        d = guard.check_many([Message(obj["text"], obj.get("recipient") or "debtor")])[0]
+        d = decision if decision is not None else guard.check_many([_message(guard, rec)], suggest=suggest)[0]
         return {**base, **extra, **d.to_dict()}
     except GuardError as exc:
         msg = exc.message if isinstance(exc, RecordError) else f"line {rec.line}: {exc.message}"
         return {**base, "error": {"line": rec.line, "code": exc.code, "message": msg}}
+
+
+def screen_records(guard: Guard, recs: Sequence[Record], suggest: bool = False) -> list[dict[str, Any]]:
+    """``screen_record`` for each record, with every valid message among them screened in one
+    ``check_many`` call. A record that cannot be screened gets its own error line, exactly as
+    alone; should the batch call still fail, each record is screened alone, so one bad record
+    never costs the others their results."""
+    todo: dict[int, Message] = {}
+    for i, rec in enumerate(recs):
+        if rec.data is not None and "turns" not in rec.data:
+            with suppress(GuardError):
+                todo[i] = _message(guard, rec)
+    decided: dict[int, Decision] = {}
+    if todo:
+        with suppress(GuardError):
+            decided = dict(zip(todo, guard.check_many(list(todo.values()), suggest=suggest), strict=True))
+    return [screen_record(guard, rec, suggest, decided.get(i)) for i, rec in enumerate(recs)]
+
+
+def blocks(records: Iterable[Record], size: int = CHUNK) -> Iterator[list[Record]]:
+    """Consecutive records grouped by block of ``size`` input lines. The block depends on line
+    numbers only, so the local engine and Spark batch a record with the same neighbours (an int8
+    model's scores shift slightly with its batch) wherever a Spark partition does not cut a block."""
+    block: list[Record] = []
+    for rec in records:
+        if block and (rec.line - 1) // size != (block[0].line - 1) // size:
+            yield block
+            block = []
+        block.append(rec)
+    if block:
+        yield block
 
 
 @dataclass
@@ -269,10 +315,10 @@ def _init_worker(spec: GuardSpec) -> None:
     _WORKER_GUARD = spec.build()
 
 
-def _screen_in_worker(rec: Record) -> dict[str, Any]:
+def _screen_in_worker(recs: list[Record], suggest: bool) -> list[dict[str, Any]]:
     if _WORKER_GUARD is None:
         raise RuntimeError("scan worker has no Guard: its initialiser did not run")
-    return screen_record(_WORKER_GUARD, rec)
+    return screen_records(_WORKER_GUARD, recs, suggest)
 
 
 Tick = Callable[[], Any]
@@ -305,15 +351,16 @@ def _write(results: Iterable[dict[str, Any]], out: io.TextIOBase, errors: io.Tex
 
 
 def scan(guard: Guard, records: Iterable[Record], out: io.TextIOBase, *, errors: io.TextIOBase | None = None,
-         skip: set[str] | None = None, tick: Tick | None = None) -> ScanSummary:
-    """Screen records in order, one output line each.
+         skip: set[str] | None = None, tick: Tick | None = None, suggest: bool = False) -> ScanSummary:
+    """Screen records in order, one output line each, a block of lines per ``check_many`` call.
 
     ``errors`` gets one line per bad record (line, id, code, reason); ``skip`` holds
-    the ``id_key``s already done (``--resume``); ``tick`` is called once per record.
+    the ``id_key``s already done (``--resume``); ``tick`` is called once per record;
+    ``suggest`` adds verified rewrites (a scan does not need them by default).
     """
     summary = ScanSummary()
-    todo = _skipping(records, skip, summary, tick)
-    return _write((screen_record(guard, rec) for rec in todo), out, errors, summary, tick)
+    todo = blocks(_skipping(records, skip, summary, tick))
+    return _write((r for block in todo for r in screen_records(guard, block, suggest)), out, errors, summary, tick)
 
 
 def worker_threads(workers: int) -> int:
@@ -323,18 +370,20 @@ def worker_threads(workers: int) -> int:
 
 def scan_parallel(spec: GuardSpec, records: Iterable[Record], out: io.TextIOBase, workers: int, *,
                   errors: io.TextIOBase | None = None, skip: set[str] | None = None,
-                  tick: Tick | None = None, chunksize: int = 32) -> ScanSummary:
-    """``scan`` over ``workers`` processes, each building its Guard once; output stays in input order.
-    Unless ``spec`` says otherwise, each worker's model gets its share of the cores, not all of them."""
+                  tick: Tick | None = None, suggest: bool = False) -> ScanSummary:
+    """``scan`` over ``workers`` processes, each building its Guard once and screening a block of
+    lines per task; output stays in input order and equals ``scan``'s. Unless ``spec`` says
+    otherwise, each worker's model gets its share of the cores, not all of them."""
     import multiprocessing as mp
 
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     summary = ScanSummary()
-    todo = _skipping(records, skip, summary, tick)
+    todo = blocks(_skipping(records, skip, summary, tick))
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "forkserver")
     spec = spec.resolved()
     if spec.threads is None:
         spec = replace(spec, threads=worker_threads(workers))
     with ctx.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
-        return _write(pool.imap(_screen_in_worker, todo, chunksize=chunksize), out, errors, summary, tick)
+        done = pool.imap(partial(_screen_in_worker, suggest=suggest), todo)
+        return _write((r for block in done for r in block), out, errors, summary, tick)

@@ -173,12 +173,14 @@ def check(text: str, recipient: str, as_json: bool, explain: str, policy: str | 
               help="local: this machine; spark: PySpark (needs the 'spark' extra and Java 17+).")
 @click.option("--master", default="local[*]", show_default=True, help="Spark master URL (--engine spark).")
 @click.option("--table", help="Spark: scan this table instead of a file (--engine spark).")
+@click.option("--suggest", is_flag=True, help="Add a verified compliant rewrite to each flagged message (slower).")
 @guard_options
 def scan(input_path: Path | None, output: Path | None, fmt: str, resume: bool, errors_path: Path | None,
-         workers: int, engine: str, master: str, table: str | None, policy: str | None, rules_only: bool) -> None:
+         workers: int, engine: str, master: str, table: str | None, suggest: bool, policy: str | None,
+         rules_only: bool) -> None:
     """Scan a JSONL, CSV or TXT file (Spark: also Parquet or a table): one output line per input line, same id."""
     if engine == "spark":
-        _scan_spark(input_path, output, fmt, resume, errors_path, workers, master, table, policy, rules_only)
+        _scan_spark(input_path, output, fmt, resume, errors_path, workers, master, table, suggest, policy, rules_only)
         return
     if table:
         raise click.UsageError("--table needs --engine spark")
@@ -215,9 +217,10 @@ def scan(input_path: Path | None, output: Path | None, fmt: str, resume: bool, e
             records = read_records(input_path, fmt)
             tick = lambda: progress.advance(task)  # noqa: E731
             if workers > 1:
-                summary = scan_parallel(spec, records, out, workers, errors=errors, skip=skip, tick=tick)
+                summary = scan_parallel(spec, records, out, workers, errors=errors, skip=skip, tick=tick,
+                                        suggest=suggest)
             else:
-                summary = run_scan(spec.build(), records, out, errors=errors, skip=skip, tick=tick)
+                summary = run_scan(spec.build(), records, out, errors=errors, skip=skip, tick=tick, suggest=suggest)
     finally:
         if output:
             out.close()
@@ -240,7 +243,8 @@ def scan(input_path: Path | None, output: Path | None, fmt: str, resume: bool, e
 
 
 def _scan_spark(input_path: Path | None, output: Path | None, fmt: str, resume: bool, errors_path: Path | None,
-                workers: int, master: str, table: str | None, policy: str | None, rules_only: bool) -> None:
+                workers: int, master: str, table: str | None, suggest: bool, policy: str | None,
+                rules_only: bool) -> None:
     """``scan --engine spark``: read, screen with mapInPandas, write; a summary on stderr."""
     for flag, used in (("--resume", resume), ("--errors", errors_path), ("--workers", workers > 1)):
         if used:
@@ -260,7 +264,7 @@ def _scan_spark(input_path: Path | None, output: Path | None, fmt: str, resume: 
 
     spark = get_session(master)
     summary = scan_path(spark, table or str(input_path), str(output), fmt=fmt, table=table is not None,
-                        rules_only=rules_only, policy_path=policy)
+                        rules_only=rules_only, policy_path=policy, suggest=suggest)
     err = Console(stderr=True)
     d = summary["decisions"]
     err.print(f"nlp-guard scan (spark {master}): {summary['records']} records, allow {d['allow']}, "

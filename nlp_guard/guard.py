@@ -145,13 +145,18 @@ class Guard:
     def check(self, text: str, recipient: str = "debtor", suggest: bool = True) -> Decision:
         return self.check_many([Message(text, recipient)], suggest=suggest)[0]
 
-    def check_many(self, messages: Sequence[Message], suggest: bool = True) -> list[Decision]:
+    def check_many(self, messages: Sequence[Message], suggest: bool | Sequence[bool] = True) -> list[Decision]:
         """Screen messages; the classifier sees them in one batch, and the
-        explanations of model-only violations in one batch per round."""
+        explanations of model-only violations in one batch per round. ``suggest``
+        (one flag for all, or one per message) asks for verified rewrites, so callers
+        that mix drafts with outreach still share one batch."""
+        wants = [suggest] * len(messages) if isinstance(suggest, bool) else list(suggest)
+        if len(wants) != len(messages):
+            raise InputError(f"suggest: {len(wants)} flags for {len(messages)} messages")
         decisions = self._screen(messages, explain_model=True)
-        if not suggest:
+        flagged = [i for i, d in enumerate(decisions) if wants[i] and d.decision != "allow"]
+        if not flagged:
             return decisions
-        flagged = [i for i, d in enumerate(decisions) if d.decision != "allow"]
         for i, (text, note) in zip(flagged, self._suggest([(messages[i], decisions[i]) for i in flagged]), strict=True):
             decisions[i] = replace(decisions[i], rewrite=text, rewrite_note=note)
         return decisions

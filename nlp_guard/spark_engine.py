@@ -4,8 +4,8 @@
     results = scan_dataframe(spark.table("qa.call_transcripts").select("id", "turns", "agent_id", "call_time"))
 
 Each input record becomes exactly the JSON object the local engine writes
-(``nlp_guard.batch.screen_record``), so results match the local engine record
-for record. Screening runs in ``mapInPandas``; the Guard (policy pack and, when
+(``nlp_guard.batch.screen_records``, a block of input lines per ``check_many`` call,
+as locally), so results match the local engine record for record. Screening runs in ``mapInPandas``; the Guard (policy pack and, when
 installed, the ONNX model) is built once per executor Python process by a
 module-level lazy singleton (``executor_guard``) and reused by every batch and
 task that process runs (Spark reuses Python workers by default).
@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .batch import GuardSpec, Record, csv_line_record, parse_line, record_id, screen_record
+from .batch import CHUNK, GuardSpec, Record, blocks, csv_line_record, parse_line, record_id, screen_records
 from .errors import InputError, RecordError
 from .guard import Guard
 
@@ -110,29 +110,39 @@ def _text_record(text: str, line: int, kind: str, header: list[str] | None) -> R
     return parse_line(text, line, kind)
 
 
-def _screen_partition(spec: GuardSpec, kind: str,
-                      header: list[str] | None) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+_RESULT_COLUMNS = ["line", "id", "decision", "error", "result"]
+_ROWS_PER_FRAME = 1024  # result rows per frame handed back to Spark: not one small frame per block
+
+
+def _partition_records(batches: Iterator[pd.DataFrame], kind: str, header: list[str] | None) -> Iterator[Record]:
+    """The partition's records in line order, blank lines left out (the local engine writes nothing for them)."""
+    for pdf in batches:
+        for line, payload in zip(pdf["line"].tolist(), pdf["payload"].tolist(), strict=True):
+            line = int(line)
+            rec = Record(line, json.loads(payload)) if kind == "json" else _text_record(payload, line, kind, header)
+            if rec is not None:
+                yield rec
+
+
+def _screen_partition(spec: GuardSpec, kind: str, header: list[str] | None,
+                      suggest: bool) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         import pandas as pd
 
         guard = executor_guard(spec)
-        for pdf in batches:
-            rows: list[tuple[int, str, str | None, str | None, str]] = []
-            for line, payload in zip(pdf["line"].tolist(), pdf["payload"].tolist(), strict=True):
-                line = int(line)
-                if kind == "json":
-                    rec: Record | None = Record(line, json.loads(payload))
-                else:
-                    rec = _text_record(payload, line, kind, header)
-                if rec is None:  # a blank line: the local engine writes nothing for it either
-                    continue
-                out = screen_record(guard, rec)
-                rid = record_id(rec) if rec.data is not None else line
+        rows: list[tuple[int, str, str | None, str | None, str]] = []
+        for block in blocks(_partition_records(batches, kind, header)):  # blocks span Arrow batches
+            for rec, out in zip(block, screen_records(guard, block, suggest), strict=True):
+                rid = record_id(rec) if rec.data is not None else rec.line
                 err = out.get("error")
-                rows.append((line, rid if isinstance(rid, str) else json.dumps(rid, ensure_ascii=False),
+                rows.append((rec.line, rid if isinstance(rid, str) else json.dumps(rid, ensure_ascii=False),
                              out.get("decision"), err["message"] if err else None,
                              json.dumps(out, ensure_ascii=False)))
-            yield pd.DataFrame(rows, columns=["line", "id", "decision", "error", "result"])
+            if len(rows) >= _ROWS_PER_FRAME:
+                yield pd.DataFrame(rows, columns=_RESULT_COLUMNS)
+                rows = []
+        if rows:
+            yield pd.DataFrame(rows, columns=_RESULT_COLUMNS)
     return run
 
 
@@ -190,8 +200,20 @@ def read_input(spark: SparkSession, source: str, fmt: str = "auto", *, table: bo
     return spark.createDataFrame(numbered, "line long, payload string"), fmt, header
 
 
-def _scan_prepared(prepared: DataFrame, spec: GuardSpec, kind: str, header: list[str] | None) -> DataFrame:
-    return prepared.mapInPandas(_screen_partition(spec, kind, header), RESULT_DDL)
+def _whole_blocks(prepared: DataFrame) -> DataFrame:
+    """The (line, payload) frame re-cut so that no partition boundary splits a block of ``CHUNK``
+    lines, partitions in line order: each record is then screened with the same neighbours as in
+    the local engine, whose int8 model scores shift slightly with the batch. Costs one shuffle."""
+    from pyspark.sql import functions as F
+
+    return (prepared.withColumn("_block", F.floor((F.col("line") - 1) / CHUNK))
+            .repartitionByRange(prepared.rdd.getNumPartitions(), "_block")
+            .sortWithinPartitions("line").drop("_block"))
+
+
+def _scan_prepared(prepared: DataFrame, spec: GuardSpec, kind: str, header: list[str] | None,
+                   suggest: bool) -> DataFrame:
+    return _whole_blocks(prepared).mapInPandas(_screen_partition(spec, kind, header, suggest), RESULT_DDL)
 
 
 def _spec(spark: SparkSession, rules_only: bool, policy_path: str | None, model_dir: str | None) -> GuardSpec:
@@ -202,16 +224,17 @@ def _spec(spark: SparkSession, rules_only: bool, policy_path: str | None, model_
 
 
 def scan_dataframe(df: DataFrame, rules_only: bool = False, policy_path: str | None = None,
-                   model_dir: str | None = None) -> DataFrame:
+                   model_dir: str | None = None, suggest: bool = False) -> DataFrame:
     """Screen a DataFrame of messages (id, text, recipient, …) or transcripts (id, turns, …).
 
     Columns must be the record fields the local engine accepts (``batch.MESSAGE_FIELDS`` /
     ``batch.TRANSCRIPT_FIELDS``); null cells count as absent. Returns the ``RESULT_DDL`` frame,
-    in input order. Numbering the rows costs one extra pass over the input.
+    in input order. Numbering the rows costs one extra pass over the input. ``suggest`` adds
+    verified rewrites (a scan does not need them by default).
     """
     _require_pyspark()
     spec = _spec(df.sparkSession, rules_only, policy_path, model_dir)
-    return _scan_prepared(_prepare_frame(df), spec, "json", None)
+    return _scan_prepared(_prepare_frame(df), spec, "json", None, suggest)
 
 
 def write_results(results: DataFrame, output: str, fmt: str = "auto") -> str:
@@ -246,13 +269,13 @@ def write_results(results: DataFrame, output: str, fmt: str = "auto") -> str:
 
 def scan_path(spark: SparkSession, source: str, output: str, *, fmt: str = "auto", out_fmt: str = "auto",
               table: bool = False, rules_only: bool = False, policy_path: str | None = None,
-              model_dir: str | None = None, partitions: int | None = None) -> dict[str, Any]:
+              model_dir: str | None = None, partitions: int | None = None, suggest: bool = False) -> dict[str, Any]:
     """Read, screen and write; returns a summary (records, errors, decisions) computed from the output."""
     from pyspark import StorageLevel
 
     spec = _spec(spark, rules_only, policy_path, model_dir)
     prepared, kind, header = read_input(spark, source, fmt, table=table, partitions=partitions)
-    results = _scan_prepared(prepared, spec, kind, header).persist(StorageLevel.MEMORY_AND_DISK)
+    results = _scan_prepared(prepared, spec, kind, header, suggest).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         written = write_results(results, output, out_fmt)
         counts = {r["decision"] or "error": r["count"] for r in results.groupBy("decision").count().collect()}

@@ -234,3 +234,19 @@ def test_a_checkout_runs_its_own_model_first() -> None:
 
     root = Path(__file__).resolve().parents[1]
     assert shipped_model_dirs()[0] == (root / "models" / "nlp_guard-zh").resolve()
+
+
+def test_rewrites_per_message_in_one_batch(rules_guard: Guard) -> None:
+    """check_many takes one suggest flag per message: drafts and outreach share a batch, and only
+    the messages that ask get a rewrite, which itself passes the check."""
+    threat, polite = "你再不还钱就等着瞧，我知道你住哪", "您好，您的账单已逾期，请尽快还款。"
+    msgs = [Message(threat), Message(threat), Message(polite), Message(REMINDER, "third_party")]
+    out = rules_guard.check_many(msgs, suggest=[True, False, True, True])
+    assert [d.decision for d in out] == ["block", "block", "allow", "block"]
+    assert [d.rewrite is not None for d in out] == [True, False, False, True]
+    assert out[0].violations == out[1].violations
+    assert all(rules_guard.check(d.rewrite, m.recipient).decision == "allow"
+               for m, d in zip(msgs, out, strict=True) if d.rewrite)
+    assert [d.rewrite for d in rules_guard.check_many(msgs[:2], suggest=False)] == [None, None]
+    with pytest.raises(InputError, match="suggest: 1 flags for 2 messages"):
+        rules_guard.check_many(msgs[:2], suggest=[True])

@@ -126,6 +126,40 @@ def test_parquet_input_and_output_and_scan_dataframe(spark, tmp_path: Path) -> N
     assert row["violations"][0]["evidence"][0]["text"] == first_block["violations"][0]["evidence"][0]["text"]
 
 
+def test_partitions_hold_whole_blocks_in_line_order(spark) -> None:
+    """No partition boundary cuts a block of CHUNK lines, so a record meets the same batch as locally."""
+    from pyspark.sql import functions as F
+
+    from nlp_guard.batch import CHUNK
+    from nlp_guard.spark_engine import _whole_blocks
+
+    lines = [n for n in range(1, 301) if n % 7]  # blank lines leave gaps
+    frame = spark.createDataFrame([(n, "{}") for n in lines], "line long, payload string").repartition(8)
+    rows = _whole_blocks(frame).select("line", F.spark_partition_id().alias("part")).collect()
+    assert [r["line"] for r in rows] == lines  # partitions in line order, sorted within
+    part_of_block: dict[int, set[int]] = {}
+    for r in rows:
+        part_of_block.setdefault((r["line"] - 1) // CHUNK, set()).add(r["part"])
+    assert all(len(parts) == 1 for parts in part_of_block.values())
+    assert len({p for parts in part_of_block.values() for p in parts}) > 1
+
+
+def test_rewrites_only_when_asked_and_as_the_local_engine_writes_them(spark, tmp_path: Path) -> None:
+    from nlp_guard.spark_engine import scan_dataframe
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _records(2)), "utf-8")
+    buf = io.StringIO()
+    scan(Guard(), read_records(src), buf, suggest=True)
+    expected = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert any(e.get("rewrite") for e in expected)
+    for suggest in (True, False):
+        res = scan_dataframe(spark.read.json(str(src)), rules_only=True, suggest=suggest)
+        got = [json.loads(r["result"]) for r in res.orderBy("line").collect()]
+        assert got == (expected if suggest else [json.loads(line) for line in _local(src)])
+        assert suggest or not any(g.get("rewrite") for g in got)
+
+
 def test_cli_engine_spark_on_a_table_and_a_file(spark, jsonl_input: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli.jsonl"
     r = CliRunner().invoke(main, ["scan", "--engine", "spark", "--master", "local[2]", "--rules-only",

@@ -103,3 +103,59 @@ def test_sqlite_is_in_wal_mode(client, db_url):
     eng = create_engine(db_url)
     with eng.connect() as c:
         assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_a_failing_unit_undoes_only_its_own_writes(client, db_url):
+    """A storage batch is one transaction; a unit that fails loses its contact event and its
+    audit entry, the units around it commit, and the chain stays unbroken."""
+    from api.contact_gate import record_event
+    from api.db import ContactEvent, utcnow
+    from sqlalchemy import select
+
+    service = client.app.state.service
+
+    def unit(debtor: str, fail: bool = False):
+        def run(s, chain):
+            record_event(s, "acme", debtor_id=debtor, contact=None, channel="sms", outcome="attempt", at=utcnow(),
+                         source="check")
+            seq = chain.append("acme", "k", "check", {"debtor": debtor}).seq
+            if fail:
+                raise ValueError(f"unit for {debtor} failed")
+            return seq
+        return run
+
+    out = service._write_batch([unit("D1"), unit("D2", fail=True), unit("D3")])
+    assert out[0] == 1 and isinstance(out[1], ValueError) and out[2] == 2
+    with session_factory(make_engine(db_url))() as s:
+        assert sorted(s.scalars(select(ContactEvent.debtor_id))) == ["D1", "D3"]
+        assert verify(s).ok and verify(s).entries == 2
+    assert [service._write_batch([unit(f"E{i}")])[0] for i in range(2)] == [3, 4]
+
+    def bad_row(s, chain):  # fails only when its row is written (NOT NULL), not when the unit runs
+        s.add(ContactEvent(tenant="acme", debtor_id="F2", channel=None, outcome="attempt", at=utcnow(), source="x"))
+        return chain.append("acme", "k", "check", {"debtor": "F2"}).seq
+    out = service._write_batch([unit("F1"), bad_row, unit("F3")])
+    assert out[0] == 5 and type(out[1]).__name__ == "IntegrityError" and out[2] == 6
+    with session_factory(make_engine(db_url))() as s:
+        assert "F2" not in set(s.scalars(select(ContactEvent.debtor_id)))
+        assert verify(s).ok and verify(s).entries == 6
+
+
+def test_concurrent_checks_share_commits_and_every_acknowledged_one_is_on_disk(client, auth, db_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def post(i: int) -> int:
+        r = client.post("/v1/check", json={"text": (THREAT if i % 3 else POLITE) + str(i), "debtor_id": f"D{i % 5}",
+                                           "sent_at": "2026-01-05T10:00:00"}, headers=auth)
+        assert r.status_code == 200, r.text
+        return r.json()["audit_seq"]
+    with ThreadPoolExecutor(16) as pool:
+        seqs = list(pool.map(post, range(48)))
+    assert sorted(seqs) == list(range(1, 49))
+    eng = create_engine(db_url)  # another connection, as a restarted process would read the file
+    with eng.connect() as c:
+        rows = dict(c.execute(text("SELECT seq, record FROM audit_log")).all())
+    eng.dispose()
+    assert sorted(rows) == sorted(seqs)
+    assert {json.loads(r)["meta"]["debtor_id"] for r in rows.values()} == {f"D{i}" for i in range(5)}
+    assert cli_verify(db_url).exit_code == 0

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.timeout(120)
 
 def test_check_returns_decision_and_contact_policy(client, auth):
     r = client.post("/v1/check", json={"text": THREAT + "，电话" + PHONE, "debtor_id": "D1", "contact": PHONE,
-                                       "sent_at": "2026-01-05T10:00:00"}, headers=auth)
+                                       "sent_at": "2026-01-05T10:00:00", "suggest": True}, headers=auth)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["decision"] == "block"
@@ -25,6 +25,25 @@ def test_check_returns_decision_and_contact_policy(client, auth):
     assert gate["decision"] == "allow" and gate["timezone"] == "Asia/Shanghai" and gate["recorded"] is False
     assert body["audit_seq"] == 1
     assert r.headers["x-request-id"]
+
+
+def test_rewrites_only_when_asked(client, auth):
+    """Outreach calls and batches get no rewrite unless they ask; a rewrite that is shown passes the check."""
+    plain = client.post("/v1/check", json={"text": THREAT, "dry_run": True}, headers=auth).json()
+    asked = client.post("/v1/check", json={"text": THREAT, "dry_run": True, "suggest": True}, headers=auth).json()
+    assert plain["decision"] == asked["decision"] == "block"
+    assert plain["rewrite"] is None and plain["violations"] == asked["violations"]
+    assert asked["rewrite"] and "等着瞧" not in asked["rewrite"]
+    again = client.post("/v1/check", json={"text": asked["rewrite"], "dry_run": True}, headers=auth).json()
+    assert again["decision"] == "allow"
+    items = client.post("/v1/check/batch", json={"items": [{"text": THREAT, "dry_run": True},
+                                                           {"text": THREAT, "dry_run": True, "suggest": True},
+                                                           {"text": POLITE, "dry_run": True, "suggest": True}]},
+                        headers=auth).json()["items"]
+    assert [i["rewrite"] is None for i in items] == [True, False, True]
+    assert items[1]["rewrite"] == asked["rewrite"]
+    bad = client.post("/v1/check", json={"text": THREAT, "suggest": "yes"}, headers=auth)
+    assert bad.status_code == 422 and "suggest" in bad.text
 
 
 def test_allowed_check_records_a_contact_attempt(client, auth):
@@ -280,7 +299,7 @@ def test_logs_hold_no_raw_pii(client, auth, caplog):
 
 def test_audit_record_is_redacted_unless_tenant_asks(client, auth):
     text = f"电话{PHONE}，再不还钱就等着瞧"
-    client.post("/v1/check", json={"text": text, "contact": PHONE}, headers=auth)
+    client.post("/v1/check", json={"text": text, "contact": PHONE, "suggest": True}, headers=auth)
     rec = client.get("/v1/admin/audit", headers=auth).json()["entries"][-1]["record"]
     assert PHONE not in json.dumps(rec, ensure_ascii=False)
     assert rec["redacted_text"] == "电话138****5678，再不还钱就等着瞧" and "text" not in rec
