@@ -123,7 +123,7 @@ def main() -> None:
              f"real speed ({CHAR_MS} ms a character, {PAUSE_MS} ms between turns: about "
              f"{calls[0][-1].end_ms / 1000:.0f} s a call), three partial hypotheses before each final; about one agent "
              f"turn in four violates. Agent finals are judged with up to 6 turns of context "
-             f"(`check_transcript(history[-6:] + [turn])`); each call ends with its audited full scan. Latency: the final "
+             f"(`Guard.check_turn(history[-6:], turn)`); each call ends with its audited full scan. Latency: the final "
              f"sent → its alert (or decision) received, at the client. Baseline: one call alone (half as many turns), same server, same run.", "",
              "| calls | alerts | alert p50 ms | alert p95 ms | alert max ms | decision p95 ms | failed calls | error frames "
              "| calls recorded | alert p95 vs 1 call |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
