@@ -164,7 +164,7 @@ def main() -> None:
     lines = [f"Command: `.venv/bin/python bench/bench_guard.py {' '.join(sys.argv[1:])}`. Compliant traffic: the first {len(clean)} "
              f"compliant agent messages of the test split; violating and mixed: {len(texts)} agent messages sampled (seed 7) "
              f"from it (average {avg_chars:.0f} characters; {len(violating)} violating). Latency is one `check()` call; for a "
-             "violating draft it includes evidence (occlusion when only the model saw the category) and a verified rewrite. "
+             "violating draft it includes evidence (from the evidence head, in the same pass, when only the model saw the category) and a verified rewrite. "
              "Throughput is `check_many` in batches of 32, evidence included, rewrites not. Model-alone rows time "
              "`predict` on the mixed sample's normalised texts. Short: the first "
              f"{len(short)} compliant agent messages of at most {args.short_chars} characters (average "
