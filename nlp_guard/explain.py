@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import regex
 
 from .classifier import Classifier
+from .classifier import Span as Driver  # a driver's weight is how much cutting it out lowers the score
 from .segment import Segmenter, segmenter_for
 
 _CONTENT = regex.compile(r"[\p{Han}\p{L}\p{N}]")
@@ -22,15 +23,6 @@ MAX_WORDS = 24
 RUN = 3
 
 Span = tuple[int, int]
-
-
-@dataclass(frozen=True, slots=True)
-class Driver:
-    """A span whose removal lowers a category's score by ``drop``."""
-
-    start: int
-    end: int
-    drop: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,7 +219,7 @@ class Guard:
         todo = [i for i, r in enumerate(requests) if r.categories]
         head = detected.head
         if head is not None:  # the evidence head marked the words in the same forward pass
-            explained = [{c: [Driver(sp.start, sp.end, sp.weight) for sp in head[i].evidence.get(c, ())[:3]]
+            explained = [{c: list(head[i].evidence.get(c, ())[:3])
                           for c in requests[i].categories} for i in todo]
         elif explain_model:
             explained = self._occlude(norms, [(i, requests[i]) for i in todo], detected)
@@ -238,7 +238,7 @@ class Guard:
                     adjusted[code] = min(adjusted[code], cat.threshold / 2)
                     continue
                 extra += [Finding(cat.model_subcategory, d.start, d.end, adjusted[code], "model", self.classifier.version,
-                                  _why(n.text[d.start:d.end], code, d.drop, head is not None))
+                                  _why(n.text[d.start:d.end], code, d.weight, head is not None))
                           for d in spans] or [Finding(cat.model_subcategory, 0, len(n.text), adjusted[code], "model",
                                                       self.classifier.version, "whole message")]
             out.append((extra, adjusted))
@@ -281,7 +281,7 @@ class Guard:
         out: list[dict[str, list[Driver]]] = [{} for _ in todo]
         for (k, v, _), found in zip(jobs, explain(self.classifier, [r for *_, r in jobs], segmenter=self.rules.segmenter),
                                     strict=True):
-            out[k].update({c: [Driver(*(v.to_message(d.start, d.end) if v else (d.start, d.end)), d.drop) for d in ds]
+            out[k].update({c: [Driver(*(v.to_message(d.start, d.end) if v else (d.start, d.end)), d.weight) for d in ds]
                            for c, ds in found.items()})
         return out
 

@@ -41,7 +41,7 @@ def test_finds_the_driving_word(text: str, triggers: dict, expected: dict) -> No
     clf = KeywordClassifier(triggers)
     (per,) = explain(clf, [clf.request(text)])
     assert {c: [text[d.start:d.end] for d in ds] for c, ds in per.items()} == expected
-    assert all(d.drop == pytest.approx(0.8) for ds in per.values() for d in ds)
+    assert all(d.weight == pytest.approx(0.8) for ds in per.values() for d in ds)
 
 
 def test_redundant_words_fall_back_to_their_run() -> None:
