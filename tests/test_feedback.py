@@ -60,7 +60,13 @@ def test_a_bad_row_imports_nothing_and_names_the_row(queue_xlsx: Path, tmp_path:
     store = tmp_path / "fb.sqlite"
     _fill(queue_xlsx, {"sms-002": "confirmed", "wx-003": "maybe"})
     r = CliRunner().invoke(main, ["feedback", "import", str(queue_xlsx), "--store", str(store)])
-    assert r.exit_code == 1 and "row 3: verdict 'maybe'" in r.output and "nothing imported" in r.output
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(queue_xlsx).active
+    head = [c.value for c in sheet[1]]
+    (row,) = [n for n, cells in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2)
+              if cells[head.index("queue_id")] == "wx-003"]
+    assert r.exit_code == 1 and f"row {row}: verdict 'maybe'" in r.output and "nothing imported" in r.output
     assert not store.exists() or FeedbackStore(store).rows() == []
 
 

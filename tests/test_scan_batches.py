@@ -24,7 +24,8 @@ LINES = [
     {"id": "who", "text": POLITE, "recipient": "neighbour"},          # not a recipient
     {"id": "num", "text": 42},                                        # not a string
     {"id": "blank", "text": "   "},
-    {"id": "extra", "text": POLITE, "colour": "red"},                 # unknown field
+    {"id": "extra", "text": POLITE, "colour": "red"},                 # unknown field: carried through
+    {"id": "near", "text": POLITE, "recipent": "debtor"},             # a near miss of a known field
     {"id": "none", "recipient": "debtor"},                            # no text
     {"id": "t", "turns": [{"speaker": "agent", "text": THREAT}, {"speaker": "customer", "text": "我要投诉"}]},
     {"id": "badturns", "turns": "agent: hi"},
@@ -35,7 +36,7 @@ LINES = [
 
 def _records() -> list[Record]:
     recs = [parse_line(json.dumps(obj, ensure_ascii=False), n) for n, obj in enumerate(LINES, start=1)]
-    return [r for r in recs if r is not None] + [Record(len(LINES) + 1, None, "line 14: malformed JSON")]
+    return [r for r in recs if r is not None] + [Record(len(LINES) + 1, None, f"line {len(LINES) + 1}: malformed JSON")]
 
 
 class _Spy:
@@ -58,20 +59,21 @@ def test_a_block_is_one_call_and_equals_screening_each_record_alone(monkeypatch:
     spy = _Spy(guard, monkeypatch)
     together = screen_records(guard, recs)
     assert together == alone
-    valid = ["a", "b", "c", "d"]  # the transcript's agent turns go through check_transcript's own call
+    valid = ["a", "b", "extra", "c", "d"]  # the transcript's agent turns go through check_transcript's own call
     assert spy.sizes == [len(valid), 1]
     by = {o["id"]: o for o in together}
-    assert [k for k, o in by.items() if "error" not in o] == ["a", "b", "t", "c", "d"]
+    assert [k for k, o in by.items() if "error" not in o] == ["a", "b", "extra", "t", "c", "d"]
     assert by["a"]["decision"] == "block" and by["a"]["agent_id"] == "A1" and by["b"]["decision"] == "allow"
     assert "control character U+0000" in by["ctrl"]["error"]["message"]
     assert "5001 characters" in by["long"]["error"]["message"]
     assert "recipient: 'neighbour'" in by["who"]["error"]["message"]
     assert "text: expected a string" in by["num"]["error"]["message"]
     assert "text is empty" in by["blank"]["error"]["message"] and by["blank"]["error"]["line"] == 7
-    assert "unknown field(s) colour" in by["extra"]["error"]["message"]
+    assert by["extra"]["colour"] == "red" and by["extra"]["decision"] == "allow"
+    assert "recipent" in by["near"]["error"]["message"] and "recipient" in by["near"]["error"]["message"]
     assert "text: missing" in by["none"]["error"]["message"]
     assert "turns: expected a list" in by["badturns"]["error"]["message"]
-    assert by[14]["error"]["message"] == "line 14: malformed JSON"
+    assert by[15]["error"]["message"] == "line 15: malformed JSON"
     assert all(o.get("rewrite") is None for o in together)  # a scan asks for no rewrites
 
 
