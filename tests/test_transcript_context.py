@@ -69,6 +69,20 @@ def test_honest_calls_gain_no_context_violation(rules_guard: Guard, turns: list[
     assert rules_guard.check_transcript(turns).to_dict() == rules_guard.check_transcript(turns, context=False).to_dict()
 
 
+@pytest.mark.parametrize(("window", "flagged"), [
+    (Window(), False),  # one earlier agent turn: 好 alone is the context
+    (Window(agent_turns=2), True),
+    (Window(customers=True), False),  # customer turns join the window, agent turns still count
+])
+def test_the_window_reaches_as_far_as_configured(window: Window, flagged: bool) -> None:
+    turns = [A("你女儿在实验小学"), C("嗯"), A("好"), A("放学路上注意点")]
+    t = Guard(window=window).check_transcript(turns)
+    assert (t.turns[3].decision == "block") is flagged
+    assert_exact(turns, t)
+    if flagged:
+        assert t.turns[3].violations[0].context_evidence[0].turn == 0
+
+
 def test_rules_only_a_cross_turn_token_match_counts_as_in_one_message(rules_guard: Guard) -> None:
     """Without a model nothing can tell 家人 … 每天 across two lawful turns from a threat: the window
     is judged as the joined message would be (with the model, its agreement is required)."""
