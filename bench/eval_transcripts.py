@@ -1,7 +1,7 @@
 """Transcript context (issue 12): per agent turn recall and false-positive rate, with and without context.
 
     .venv/bin/python bench/eval_transcripts.py [--split test|dev] [--rules-only] [--no-write]
-                                               [--agent-turns N] [--customers] [--lift X]
+                                               [--agent-turns N] [--customers] [--lift X] [--confirm P]
 
 The frozen splits hold single utterances (``speaker``, ``channel``; ``group`` only ties the
 variants of one base sentence), not calls, so calls are assembled from them with a fixed seed:
@@ -115,11 +115,12 @@ def main() -> None:
     ap.add_argument("--agent-turns", type=int, default=Window().agent_turns)
     ap.add_argument("--customers", action="store_true", default=Window().customers)
     ap.add_argument("--lift", type=float, default=Window().lift)
+    ap.add_argument("--confirm", type=float, default=Window().confirm)
     ap.add_argument("--threads", type=int, default=None, help="the model's intra-op threads")
     ap.add_argument("--no-write", action="store_true", help="print only (use for dev tuning)")
     args = ap.parse_args()
     base = Guard.default(rules_only=args.rules_only, threads=args.threads)
-    guard = Guard(base.policy, base.classifier, window=Window(args.agent_turns, args.customers, args.lift))
+    guard = Guard(base.policy, base.classifier, window=Window(args.agent_turns, args.customers, args.lift, args.confirm))
     agent, customers = load(args.split)
     compliant = [r for r in agent if not r["labels"]]
     mixed = assemble(agent, customers, random.Random(12))
@@ -139,7 +140,7 @@ def main() -> None:
     lines = [
         f"Command: `.venv/bin/python {cmd}`. {system}, policy {guard.policy.version}; window: "
         f"{args.agent_turns} earlier agent turn(s), customer turns {'included' if args.customers else 'left out'}, "
-        f"lift {args.lift} (chosen on the dev split). Split `{args.split}`: {len(agent)} agent utterances "
+        f"lift {args.lift}, confirm {args.confirm} (chosen on the dev split). Split `{args.split}`: {len(agent)} agent utterances "
         f"({len(compliant)} compliant) in {len(mixed)} mixed calls; {len(lawful)} lawful calls; "
         f"{n_split_v} violating and {len(cuts) - n_split_v} compliant utterances cut into two agent turns. "
         "The splits hold no real calls, so calls are assembled from single utterances (seeded; see the script).",

@@ -59,11 +59,14 @@ class Window:
     category that an earlier agent turn already violates on its own is added to this turn
     only when the turn raises the model's score for it: the window's logit exceeds every
     earlier turn's own strength (model or rule score) by ``lift`` or more (你知道后果的 after naming the parents' address),
-    which a polite turn after a threat does not (it dilutes the score)."""
+    which a polite turn after a threat does not (it dilutes the score). A category that no
+    turn shows alone is added only when the model scores the window at ``confirm`` or more
+    (calibrated, where 0.5 is the category's threshold)."""
 
     agent_turns: int = 1
     customers: bool = False
     lift: float = 1.0
+    confirm: float = 0.95  # dev, model 0.5.0: mixed-call FPR 5.4% at 0.5, 4.7% at 0.8, 2.7% at 0.95 (1.6% without context)
 
 
 def validate_text(text: object, field: str = "text", max_chars: int = MAX_CHARS) -> str:
@@ -401,7 +404,8 @@ class Guard:
             # with a model, a violation that exists only across turns needs its agreement (a lawful
             # 请和家人商量… followed by 我们每天…接听 must not complete a token pattern)
             wanted.append({c for c, cat in self.policy.categories.items() if c not in own and
-                           (sc is None or sc.get(c, 0.0) >= cat.threshold) and (c not in violated or c in up)})
+                           (sc is None or sc.get(c, 0.0) >= max(cat.threshold, self.window.confirm))
+                           and (c not in violated or c in up)})
             lifted.append(up & violated)
         findings = [[f for f in found if f.category in w] for found, w in zip(findings, wanted, strict=True)]
         out: dict[int, tuple[Violation, ...]] = {}
