@@ -81,7 +81,9 @@ class NerModel:
         chunks = _chunks(text, self.CHUNK)
         deadline = time.monotonic() + self.TIMEOUT
         out: list[Entity] = []
-        for n, (offset, doc) in enumerate(zip((o for o, _ in chunks), self.nlp.pipe(c for _, c in chunks), strict=False)):
+        # small batches: spaCy runs a whole batch before yielding its first doc, and the deadline is checked per doc
+        docs = self.nlp.pipe((c for _, c in chunks), batch_size=8)
+        for n, (offset, doc) in enumerate(zip((o for o, _ in chunks), docs, strict=False)):
             out += [Entity(e.start + offset, e.end + offset, e.label) for e in _entities(doc)]
             if time.monotonic() > deadline and n + 1 < len(chunks):
                 log.warning("NER stopped after %.1fs at character %d of %d; names after it come from anchored "
