@@ -13,7 +13,7 @@ from pathlib import Path
 
 import regex
 
-from .classifier import Classifier, EvidenceClassifier, Scored
+from .classifier import Classifier, EvidenceClassifier
 from .engine import PolicyEngine
 from .errors import EmptyTextError, InputError, TextTooLongError
 from .explain import Driver, Request, explain
@@ -27,7 +27,7 @@ from .recipient import RECIPIENTS, RecipientRule
 from .results import Decision, Evidence, TranscriptDecision, TurnResult, Violation, worst
 from .rewrite import clean_clauses, fallback, rewrite
 from .rules import RuleSet
-from .sentences import View, score_views
+from .sentences import View, Views, score_views
 from .signals import SignalDetector
 
 MAX_CHARS = 5_000
@@ -38,12 +38,11 @@ _BAD_CONTROL = regex.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 @dataclass(frozen=True, slots=True)
 class Detected:
-    """What the classifier pass found beyond scores: an evidence head's marked words, and
-    per message and category the view (whole message or one sentence) that set the score."""
+    """What one detection pass found beyond rule hits: the classifier's views (None without a
+    model) and what the PII recognizers found per message (names feed the recipient rule)."""
 
-    head: list[Scored] | None
-    origins: list[dict[str, View]]
-    pii: list[list[Finding]]  # what the recognizers found, per message (names feed the recipient rule)
+    views: Views | None
+    pii: list[list[Finding]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,18 +178,14 @@ class Guard:
         message and its sentences, ``nlp_guard.sentences``) and which view set each score, with
         an evidence head's marked words (one classifier call)."""
         norms = [normalize(m.text) for m in messages]
-        head: list[Scored] | None = None
-        origins: list[dict[str, View]] = [{} for _ in norms]
-        if self.classifier is None:
-            scores: list[dict[str, float] | None] = [None] * len(norms)
-        else:
-            scores, head, origins = score_views(self.classifier, norms, self.explain == "head",  # type: ignore[assignment]
-                                                self.rules.context.allow_list)
+        views = None if self.classifier is None else \
+            score_views(self.classifier, norms, self.explain == "head", self.rules.context.allow_list)
+        scores: list[dict[str, float] | None] = list(views.scores) if views else [None] * len(norms)
         prefetch_names([n.cased for n in norms])
         pii = [analyze(n.cased) for n in norms]
         findings = [self.rules.match(n.text, m.recipient, n.breaks) + self.recipient_rule.check(n.text, m.recipient, found)
                     for m, n, found in zip(messages, norms, pii, strict=True)]
-        return norms, findings, scores, Detected(head, origins, pii)
+        return norms, findings, scores, Detected(views, pii)
 
     def _decide(self, messages: Sequence[Message], norms: Sequence[Normalized], findings: Sequence[list[Finding]],
                 scores: Sequence[dict[str, float] | None], explain_model: bool,
@@ -220,7 +215,7 @@ class Guard:
                                and (only is None or c in only[i]))
             requests.append(Request(n.text, sc or {}, model_only))
         todo = [i for i, r in enumerate(requests) if r.categories]
-        head = detected.head
+        head = detected.views.head if detected.views else None
         if head is not None:  # the evidence head marked the words in the same forward pass
             explained = [{c: list(head[i].evidence.get(c, ())[:3])
                           for c in requests[i].categories} for i in todo]
@@ -229,7 +224,7 @@ class Guard:
         else:
             explained = [dict.fromkeys(requests[i].categories, []) for i in todo]
         drivers = dict(zip(todo, explained, strict=True))
-        carried = self._carried_by_allow_list(norms, [(i, requests[i]) for i in todo])
+        carried = self._carried_by_allow_list([(i, requests[i]) for i in todo], detected)
         out: list[tuple[list[Finding], dict[str, float] | None]] = []
         for i, (n, sc) in enumerate(zip(norms, scores, strict=True)):
             extra: list[Finding] = []
@@ -247,27 +242,15 @@ class Guard:
             out.append((extra, adjusted))
         return out
 
-    def _carried_by_allow_list(self, norms: Sequence[Normalized],
-                               todo: Sequence[tuple[int, Request]]) -> dict[int, set[str]]:
-        """Model-only categories that an allow-listed phrase carries: with the phrase cut out,
-        the message no longer reaches the threshold (咱们一起看看怎么更稳当些). A violation
-        glued to such a phrase still does, so the phrase protects only itself. One classifier
-        call for every message that holds a phrase."""
-        phrases = self.rules.context.allow_list
-        jobs = []
-        for i, r in todo:
-            cut = norms[i].text
-            for phrase in phrases:
-                cut = cut.replace(phrase, "")
-            if cut != norms[i].text:
-                jobs.append((i, r, cut))
-        texts = [cut for *_, cut in jobs if cut.strip()]
-        scores = iter(self.classifier.predict(texts) if texts else [])  # type: ignore[union-attr]
-        carried: dict[int, set[str]] = {}
-        for i, r, cut in jobs:
-            sc = next(scores) if cut.strip() else {}
-            carried[i] = {c for c in r.categories if sc.get(c, 0.0) < self.policy.categories[c].threshold}
-        return carried
+    def _carried_by_allow_list(self, todo: Sequence[tuple[int, Request]], detected: Detected) -> dict[int, set[str]]:
+        """Model-only categories that an allow-listed phrase carries: without the phrase, the
+        message no longer reaches the threshold (咱们一起看看怎么更稳当些), read off the view
+        ``score_views`` already scored. A violation glued to such a phrase still does, so the
+        phrase protects only itself."""
+        unpadded = detected.views.unpadded if detected.views else []
+        cats = self.policy.categories
+        return {i: {c for c in r.categories if sc.get(c, 0.0) < cats[c].threshold}
+                for i, r in todo if (sc := unpadded[i]) is not None}
 
     def _occlude(self, norms: Sequence[Normalized], todo: Sequence[tuple[int, Request]],
                  detected: Detected) -> list[dict[str, list[Driver]]]:
@@ -278,7 +261,7 @@ class Guard:
         for k, (i, r) in enumerate(todo):
             by_view: dict[str, tuple[View | None, dict[str, float], list[str]]] = {}
             for c in r.categories:
-                v = detected.origins[i].get(c)
+                v = detected.views.origins[i].get(c) if detected.views else None
                 by_view.setdefault(v.text if v else norms[i].text, (v, v.scores if v else r.scores, []))[2].append(c)
             jobs += [(k, v, Request(text, sc, tuple(cs))) for text, (v, sc, cs) in by_view.items()]
         out: list[dict[str, list[Driver]]] = [{} for _ in todo]

@@ -57,10 +57,11 @@ class View:
         return self.positions[start], self.positions[end - 1] + 1
 
 
-def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> list[tuple[str, tuple[int, ...]]]:
+def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> tuple[list[tuple[str, tuple[int, ...]]], bool | None]:
     """The whole message, its sentences, and the message without ``boilerplate`` phrases
     (the policy's allow-listed service and anti-fraud phrases protect only themselves: glued
-    to a violation, they must not dilute its score either)."""
+    to a violation, they must not dilute its score either). The flag says whether the message
+    holds such a phrase (None: none) and whether what is left is a view of its own (True)."""
     text = norm.text
     pieces = [(text, tuple(range(len(text))))]
     pieces += [(text[s:e], tuple(range(s, e))) for s, e in sentence_spans(norm)]
@@ -69,31 +70,46 @@ def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> list[tuple[str, tup
         for m in regex.finditer(regex.escape(phrase), text):
             keep[m.start():m.end()] = [False] * (m.end() - m.start())
     kept = tuple(i for i, k in enumerate(keep) if k)
-    if len(kept) < len(text) and len("".join(text[i] for i in kept).strip()) >= MIN_CHARS:
-        pieces.append(("".join(text[i] for i in kept), kept))
-    return pieces
+    if len(kept) == len(text):
+        return pieces, None
+    if len("".join(text[i] for i in kept).strip()) < MIN_CHARS:
+        return pieces, False
+    return pieces + [("".join(text[i] for i in kept), kept)], True
 
 
-def score_views(classifier: Classifier, norms: Sequence[Normalized], head: bool, boilerplate: Sequence[str] = ()
-                ) -> tuple[list[dict[str, float]], list[Scored] | None, list[dict[str, View]]]:
-    """Per message, the strongest of its views' scores (one classifier call for every view),
-    with ``head`` the evidence of the view that won (in the message's offsets), and per
-    category the view that won (what occlusion should cut words from)."""
+@dataclass(frozen=True, slots=True)
+class Views:
+    """The classifier's reading of a batch, view by view.
+
+    ``scores``: per message, the strongest view per category. ``head``: with an evidence
+    head, the winning view's marked words in the message's offsets. ``origins``: per
+    message and category, the view that won (what occlusion cuts words from).
+    ``unpadded``: per message, the scores of the message without its allow-listed phrases
+    (None when it holds none, {} when nothing of substance is left)."""
+
+    scores: list[dict[str, float]]
+    head: list[Scored] | None
+    origins: list[dict[str, View]]
+    unpadded: list[dict[str, float] | None]
+
+
+def score_views(classifier: Classifier, norms: Sequence[Normalized], head: bool, boilerplate: Sequence[str] = ()) -> Views:
+    """Every view of every message in one classifier call."""
     pieces = [_pieces(n, boilerplate) for n in norms]
-    texts = [t for ps in pieces for t, _ in ps]
+    texts = [t for ps, _ in pieces for t, _ in ps]
     if head:
         flat = classifier.predict_with_evidence(texts)  # type: ignore[attr-defined]
     else:
         flat = [Scored(sc, {}) for sc in classifier.predict(texts)]
     it = iter(flat)
-    scores: list[dict[str, float]] = []
-    scored: list[Scored] = []
-    origins: list[dict[str, View]] = []
-    for ps in pieces:
+    out = Views([], [] if head else None, [], [])
+    for ps, cut in pieces:
         views = [(View(t, pos, sc.scores), sc) for (t, pos), sc in zip(ps, (next(it) for _ in ps), strict=True)]
         best = {c: max(views, key=lambda v: v[0].scores.get(c, 0.0)) for c in views[0][0].scores}
-        scores.append({c: v.scores[c] for c, (v, _) in best.items()})
-        origins.append({c: v for c, (v, _) in best.items()})
-        scored.append(Scored(scores[-1], {c: tuple(Span(*v.to_message(sp.start, sp.end), sp.weight) for sp in sc.evidence.get(c, ()))
-                                          for c, (v, sc) in best.items()}))
-    return scores, scored if head else None, origins
+        out.scores.append({c: v.scores[c] for c, (v, _) in best.items()})
+        out.origins.append({c: v for c, (v, _) in best.items()})
+        out.unpadded.append(None if cut is None else views[-1][0].scores if cut else {})
+        if out.head is not None:
+            out.head.append(Scored(out.scores[-1], {c: tuple(Span(*v.to_message(sp.start, sp.end), sp.weight)
+                                                            for sp in sc.evidence.get(c, ())) for c, (v, sc) in best.items()}))
+    return out
