@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run train teacher distill train-ner bench clean
+.PHONY: install test run train teacher distill harden train-ner bench clean
 
 # The 12-layer teacher lives outside models/: models/ ships the distilled student.
 TEACHER := training/.work/teacher
@@ -38,6 +38,12 @@ distill: install
 	$(PY) -m training.transfer
 	$(PY) -m training.distill --teacher $(TEACHER) --epochs 1.96
 	$(PY) -m training.ship_student --teacher $(TEACHER)
+
+# after distill: the student it wrote (training/.work/student) learns to read service wrapping as noise
+harden: install
+	test -f $(TEACHER)/model.onnx || $(MAKE) teacher
+	$(PY) -m training.harden
+	$(PY) -m training.ship_student --student training/.work/hardened --teacher $(TEACHER) --version nlp_guard-zh-0.6.0
 
 train-ner: install
 	$(PY) -m training.train_ner

@@ -171,3 +171,67 @@ def test_two_exports_of_the_same_weights_are_identical(tmp_path: Path) -> None:
     a, b = (write_model_dir(net, tmp_path / "tok.json", tmp_path / name, labels=LABELS, thresholds=dict.fromkeys(LABELS, 0.5),
                             version="tiny", max_length=16, stride=4) for name in ("a", "b"))
     assert (a / "model.onnx").read_bytes() == (b / "model.onnx").read_bytes()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_wrap_keeps_the_message_whole_and_only_adds_service_text(seed: int) -> None:
+    from training.augment import WRAP_CLOSINGS, WRAP_OPENINGS, WRAP_WARNINGS, wrap
+
+    text = "你丫的钱还不还"
+    dressed = wrap(text, random.Random(seed))
+    assert text in dressed and dressed != text
+    rest = dressed.replace(text, "", 1)
+    pieces = WRAP_OPENINGS + WRAP_CLOSINGS + WRAP_WARNINGS
+    assert any(p in rest for p in pieces) or rest.count("“") == 2
+
+
+def test_wrap_lists_share_nothing_with_the_adversarial_bench() -> None:
+    """The bench measures how hardening carries over to wording training never saw."""
+    from bench.adversarial import CLOSINGS, GREETINGS, WARNINGS
+    from training.augment import WRAP_CLOSINGS, WRAP_OPENINGS, WRAP_WARNINGS
+
+    ours, bench = WRAP_OPENINGS + WRAP_CLOSINGS + WRAP_WARNINGS, GREETINGS + CLOSINGS + WARNINGS
+    assert not [(a, b) for a in ours for b in bench if a in b or b in a]
+
+
+def test_dressed_rate_counts_only_what_the_bare_line_decided() -> None:
+    from training.harden import dressed_rate
+
+    th = np.full(2, 0.5)
+    bare = np.array([[0.9, 0], [0.9, 0], [0.1, 0], [0.1, 0], [0.9, 0]])
+    dressed = np.array([[0.2, 0], [0.9, 0], [0.9, 0], [0.1, 0], [0.1, 0]])
+    violating = np.array([True, True, True, False, False])
+    got = dressed_rate(bare, dressed, th, violating)
+    # one of two violations caught bare is missed dressed; the third was never caught; the compliant
+    # line flagged bare (index 4) is not an allowed line, the other stays allowed
+    assert got == {"bypass": 0.5, "caught_bare": 2, "false_alarm": 0.0, "allowed_bare": 1}
+
+
+@pytest.mark.slow
+def test_harden_smoke_run_keeps_the_student_loadable(teacher_dir: Path, tmp_path: Path) -> None:
+    from training import harden
+    from training.ship_student import load_student
+
+    transfer = tmp_path / "transfer"
+    transfer.mkdir()
+    rows = [{"t": t, "k": "train", "y": ["abuse"] if "老赖" in t else []} for t in TEXTS * 4]
+    _write_gz(transfer / "transfer.jsonl.gz", rows)
+    _write_gz(transfer / "dev.jsonl.gz", [{"t": r["t"], "y": r["y"], "o": False} for r in rows])
+    _write_gz(transfer / "test.jsonl.gz", [{"t": r["t"], "y": r["y"], "o": False} for r in rows[:5]])
+    student = tmp_path / "student"
+    distill.main(["--teacher", str(teacher_dir), "--transfer_dir", str(transfer), "--out", str(student), "--layers", "1",
+                  "--size", "30", "--epochs", "1", "--teacher_epochs", "0", "--batch_size", "8", "--max_length", "16",
+                  "--device", "cpu"])
+    out = tmp_path / "hardened"
+    harden.main(["--student", str(student), "--transfer_dir", str(transfer), "--tokenizer", str(teacher_dir / "tokenizer.json"),
+                 "--teacher", str(teacher_dir), "--out", str(out), "--batch_size", "8", "--threads", "1"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    h = metrics["hardening"]
+    assert h["dressed_lines"] == len(rows) and h["anchors"] == len(rows) and h["steps"] == 5  # 40 items, batches of 8
+    assert set(h["evidence_token_f1"]) == {"reference", "before", "after"}
+    assert isinstance(metrics["shippable"], bool) and metrics["layer_map"] == [1]
+    net, cfg = load_student(out)
+    assert cfg["thresholds"] == metrics["student_thresholds"]
+    before, _ = load_student(student)
+    changed = [k for k, v in net.state_dict().items() if not torch.equal(v, before.state_dict()[k])]
+    assert changed and "bert.embeddings.word_embeddings.weight" not in changed

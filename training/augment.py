@@ -61,6 +61,33 @@ def space_split(text: str, rng: random.Random) -> str:
     return rng.choice((" ", "\n", "  ")).join(clauses(text)) if len(clauses(text)) > 1 else text
 
 
+# Service wrapping a collector puts around a message: openings, sign-offs and anti-fraud warnings,
+# written for training only (bench/adversarial.py keeps its own, different lists, so the bench
+# measures how the hardening carries over to wording it never saw).
+WRAP_OPENINGS = ("尊敬的客户您好！", "【消费金融】", "早上好，打扰您一下。", "您好，我是贷后服务专员。", "亲爱的会员：",
+                 "【{0}】温馨提醒：", "%s先生/女士您好，", "您好呀～", "晚上好，这边是还款提醒。", "[系统通知]")
+WRAP_CLOSINGS = ("本通知由系统自动发送，请勿直接回复。", "感谢您的支持与理解！", "如已处理请忽略本信息。",
+                 "详情请咨询在线客服。", "祝您工作顺利，生活愉快。", "客服电话：400-XXX-XXXX", "退订请回复TD",
+                 "请通过官方APP核实账单信息。", "谢谢！", "期待您的回复～")
+WRAP_WARNINGS = ("警惕电信诈骗，保护财产安全", "请勿向任何个人账户转账", "接到可疑电话请拨打110",
+                 "防范金融诈骗，人人有责", "谨记：官方不会索要验证码", "如有人冒充工作人员请及时举报")
+
+
+def wrap(text: str, rng: random.Random) -> str:
+    """``text`` dressed in service wrapping: the padding, glued sign-off, warning-on-the-next-line
+    and quoted-pleasantry evasions, which must not change what the text says."""
+    kind = rng.randrange(5)
+    if kind == 0:
+        return rng.choice(WRAP_OPENINGS) + text + rng.choice(WRAP_CLOSINGS)
+    if kind == 1:
+        return text.rstrip("。！？!?") + rng.choice(WRAP_CLOSINGS + WRAP_WARNINGS)
+    if kind == 2:
+        return text + rng.choice(("\n", "\n\n", " ", "\r\n")) + rng.choice(WRAP_WARNINGS)
+    if kind == 3:
+        return f"“{rng.choice(('您好呀', '早', '打扰了', '亲'))}”{text}“{rng.choice(('感谢', '拜拜', '辛苦了'))}”"
+    return rng.choice(WRAP_OPENINGS) + text + "\n" + rng.choice(WRAP_WARNINGS)
+
+
 Aug = Callable[[str, random.Random], str]
 SINGLE: tuple[Aug, ...] = (placeholder_swap, pad, shuffle_clauses, cut, space_split)
 
