@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -42,7 +41,7 @@ async def get_principal(service: ServiceDep, creds: BearerDep) -> Principal:
         raise ApiError(401, "unauthorized", "missing API key: send 'Authorization: Bearer KEY'", headers=_CHALLENGE)
     hit, principal = service.cached_principal(creds.credentials)
     if not hit:
-        principal = await run_in_threadpool(service.authenticate, creds.credentials)
+        principal = await service.load_once("key", creds.credentials, service.authenticate)
     if principal is None:
         raise ApiError(401, "unauthorized", "unknown or revoked API key", headers=_CHALLENGE)
     return principal
@@ -88,7 +87,7 @@ async def get_tenant(service: ReadyServiceDep, principal: PrincipalDep) -> Tenan
 
 
 async def tenant_of(service: Service, principal: Principal) -> TenantState:
-    return service.cached_tenant(principal.tenant) or await run_in_threadpool(service.tenant, principal.tenant)
+    return service.cached_tenant(principal.tenant) or await service.load_once("tenant", principal.tenant, service.tenant)
 
 
 TenantDep = Annotated[TenantState, Depends(get_tenant)]
