@@ -4,8 +4,10 @@ The guard (and the model) load once, in the lifespan; nothing heavy runs at impo
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -26,6 +28,15 @@ def _version() -> str:
         return "0"
 
 
+def _telemetry(on: bool) -> dict[str, Any]:
+    """FastAPI's native OpenTelemetry switches, where this FastAPI has them. Off unless asked: the
+    service reports through /metrics, and with them on every request looks up the global OTel
+    providers (about 7% of the event loop's time per /v1/check, py-spy at concurrency 32)."""
+    if "telemetry" not in inspect.signature(FastAPI).parameters:
+        return {}
+    return {"telemetry": {k: on for k in ("tracing", "metrics", "logs", "operation_spans")}}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     service = Service(settings)
@@ -42,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await service.stop()
 
     app = FastAPI(
-        title="nlp_guard", version=_version(), lifespan=lifespan,
+        title="nlp_guard", version=_version(), lifespan=lifespan, **_telemetry(settings.otel),
         description="Compliance screening for Chinese debt-collection messages and call transcripts: "
                     "real-time draft checks, transcript scans, a contact-policy gate, per-tenant API keys "
                     "and policy overlays, and a tamper-evident audit log.",

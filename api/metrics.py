@@ -1,7 +1,7 @@
 """Prometheus metrics, one registry per app (tests build many apps)."""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -23,6 +23,7 @@ class Metrics:
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r)
         self.model_ready = Gauge("nlp_guard_ready", "1 once the guard (and model) are loaded", registry=r)
         self.errors = Counter("nlp_guard_unhandled_errors", "Unexpected exceptions (answered 503)", registry=r)
+        ProcessCollector(registry=r)  # process_cpu_seconds_total etc.: bench_api's server CPU per check
 
     def decision(self, endpoint: str, d: dict) -> None:
         self.decisions.labels(endpoint, d["decision"]).inc()

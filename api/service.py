@@ -69,6 +69,7 @@ class Service:
         self._auth_cache: dict[str, tuple[float, keymod.Principal | None]] = {}
         self._tenant_cache: dict[str, tuple[float, TenantState]] = {}
         self._guard_cache: dict[tuple[str, int], Guard] = {}
+        self._loading: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
     # -- lifecycle ------------------------------------------------------------------
     @property
@@ -138,6 +139,17 @@ class Service:
             self._auth_cache.clear()
         self._auth_cache[cache_key] = (now + _AUTH_TTL, p)
         return p
+
+    async def load_once(self, kind: str, key: str, load: Callable[[str], Any]) -> Any:
+        """``load(key)`` in a worker thread, shared by every caller that asks while it runs: when a
+        cache entry expires under load, concurrent requests make one database read, not one each
+        (at concurrency 32 every expiry sent a burst of reads through the thread pool and past the
+        connection pool's size)."""
+        fut = self._loading.get((kind, key))
+        if fut is None:
+            fut = self._loading[(kind, key)] = asyncio.ensure_future(asyncio.to_thread(load, key))
+            fut.add_done_callback(lambda _: self._loading.pop((kind, key), None))
+        return await asyncio.shield(fut)  # one caller giving up does not cancel the others' read
 
     def forget_keys(self) -> None:
         self._auth_cache.clear()

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
                                    description="how long a live call waits for a missing seq before it skips it")
     live_max_calls: int = Field(default=500, ge=1, le=100_000, description="live calls held at once (more are refused)")
 
+    otel: bool = Field(default=False, description="FastAPI's native OpenTelemetry spans, metrics and logs "
+                                                  "(off: the service reports through /metrics)")
+
     pii_hash_salt: str = Field(default="", description="secret mixed into contact hashes (set it in production)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

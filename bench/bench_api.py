@@ -11,6 +11,11 @@ Issue 13's yardsticks are measured in the same run, in this process before each 
 starts: the same messages through ``Guard`` directly (no HTTP, no audit), one ``check`` at a
 time (p50) and ``check_many`` in batches of 32 (throughput). The API at concurrency 32 is
 compared with the batch throughput, its p50 at concurrency 1 with the single check.
+
+Wall-clock ratios move with whatever else the machine runs, so each row also has the server's
+CPU per check (``process_cpu_seconds_total`` from its /metrics over the level's requests), and the
+ratio lines set it beside the Guard's CPU per message in ``check_many``: a figure that noise moves
+far less (CPU taken by other processes is not counted; contention still costs some).
 """
 from __future__ import annotations
 
@@ -129,14 +134,20 @@ async def level(port: int, key: str, conc: int, n: int, seconds: float) -> dict[
             "client_cpu_ms": 1000 * client_cpu / max(1, sent)}
 
 
-def batch_totals(base: str) -> dict[str, tuple[float, float]]:
-    """(items, batches) so far per micro-batcher, from the server's /metrics."""
-    out: dict[str, list[float]] = {}
+def server_totals(base: str) -> dict[str, tuple[float, float]]:
+    """From the server's /metrics: (items, batches) so far per micro-batcher, and under "cpu"
+    (process CPU seconds, /v1/check requests answered)."""
+    out: dict[str, list[float]] = {"cpu": [0.0, 0.0]}
     for line in httpx.get(base + "/metrics", timeout=5).text.splitlines():
+        value = line.rsplit(" ", 1)[-1]
         for suffix, k in (("_sum", 0), ("_count", 1)):
             if line.startswith(f"nlp_guard_batch_size{suffix}{{"):
                 name = line.split('batcher="', 1)[1].split('"', 1)[0]
-                out.setdefault(name, [0.0, 0.0])[k] = float(line.rsplit(" ", 1)[1])
+                out.setdefault(name, [0.0, 0.0])[k] = float(value)
+        if line.startswith("process_cpu_seconds_total "):
+            out["cpu"][0] = float(value)
+        elif line.startswith("nlp_guard_http_requests_total{") and 'route="/v1/check"' in line:
+            out["cpu"][1] += float(value)
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
@@ -153,10 +164,11 @@ def guard_baseline(rules_only: bool, n: int) -> dict[str, float]:
         t0 = time.perf_counter()
         guard.check(m.text, suggest=False)
         lat.append(time.perf_counter() - t0)
-    t0 = time.perf_counter()
+    cpu0, t0 = time.process_time(), time.perf_counter()
     for b in range(0, n, 32):
         guard.check_many(msgs[b:b + 32], suggest=False)
-    return {"p50_ms": 1000 * percentile(lat, 0.5), "throughput": n / (time.perf_counter() - t0)}
+    return {"p50_ms": 1000 * percentile(lat, 0.5), "throughput": n / (time.perf_counter() - t0),
+            "cpu_ms": 1000 * (time.process_time() - cpu0) / n}
 
 
 def ratio_lines(results: list[tuple[str, str | None, list[dict[str, float]]]],
@@ -169,6 +181,10 @@ def ratio_lines(results: list[tuple[str, str | None, list[dict[str, float]]]],
             api = by[32]["throughput"]
             out.append(f"- {mode}: API at concurrency 32 / Guard `check_many` (batch 32): {api:.0f} / "
                        f"{base['throughput']:.0f} checks/s = {api / base['throughput']:.2f}× (target ≥ 0.7×)")
+            cpu = by[32]["server_cpu_ms"]
+            out.append(f"- {mode}: CPU per check, Guard `check_many` (batch 32) / API server at concurrency 32: "
+                       f"{base['cpu_ms']:.2f} / {cpu:.2f} ms = {base['cpu_ms'] / cpu:.2f}× (what the throughput "
+                       "ratio would be if both kept the cores equally busy)")
         if 1 in by:
             p50 = by[1]["p50_ms"]
             out.append(f"- {mode}: API p50 at concurrency 1 / one Guard `check`: {p50:.2f} / {base['p50_ms']:.2f} ms "
@@ -219,15 +235,17 @@ def run_mode(rules_only: bool, args: argparse.Namespace) -> tuple[str | None, li
         rows = []
         for conc in args.concurrency:
             n = args.requests if conc > 1 else max(200, args.requests // 3)
-            before = batch_totals(base)
+            before = server_totals(base)
             row = asyncio.run(level(port, key, conc, n, args.seconds))
-            after = batch_totals(base)
-            for name in ("guard", "storage"):  # mean items per batch in this level (warm-up included)
+            after = server_totals(base)
+            for name in ("guard", "storage", "cpu"):  # per batch, or per check, in this level (warm-up included)
                 (s0, c0), (s1, c1) = before.get(name, (0.0, 0.0)), after.get(name, (0.0, 0.0))
                 row[f"{name}_batch"] = (s1 - s0) / max(1.0, c1 - c0)
+            row["server_cpu_ms"] = 1000 * row.pop("cpu_batch")
             print(f"{'rules-only' if rules_only else 'model'} c={conc}: p50 {row['p50_ms']:.2f} ms, "
                   f"p99 {row['p99_ms']:.2f} ms, {row['throughput']:.0f} checks/s ({row['requests']} requests, "
-                  f"{row['errors']} errors; client CPU {row['client_cpu_ms']:.2f} ms/request; mean batch: guard "
+                  f"{row['errors']} errors; CPU ms/request: server {row['server_cpu_ms']:.2f}, client "
+                  f"{row['client_cpu_ms']:.2f}; mean batch: guard "
                   f"{row['guard_batch']:.1f}, storage {row['storage_batch']:.1f})", flush=True)
             rows.append(row)
         return model, rows
@@ -238,7 +256,8 @@ def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: s
     lines = [f"`python bench/bench_api.py` on {platform.machine()}, {os.cpu_count()} CPUs, Python "
              f"{platform.python_version()}: a real `nlp-guard serve` (uvicorn, SQLite WAL, synchronous=FULL, "
              "every check audited) driven over loopback by a lean asyncio HTTP/1.1 client on the same machine, "
-             "one keep-alive connection per concurrent caller (its own CPU per request is in its own column); "
+             "one keep-alive connection per concurrent caller (its own CPU per request is in its own column, the "
+             "server's from its /metrics process_cpu_seconds_total); "
              "`dry_run` checks without rewrites (the API's default), 8 different messages, no contact metadata. "
              "\"vs rules-only\" is throughput against rules-only at the same concurrency, in the same run; the "
              "mean batch columns are items per `Guard.check_many` call and per storage transaction (group commit), "
@@ -246,8 +265,8 @@ def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: s
     if note:
         lines += [note, ""]
     lines += ["| mode | model | concurrency | requests | errors | p50 ms | p99 ms | checks/s | vs rules-only "
-              "| client CPU ms/request | mean guard batch | mean storage batch |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| server CPU ms/request | client CPU ms/request | mean guard batch | mean storage batch |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     baseline = {r["concurrency"]: r["throughput"] for mode, _, rows in results if mode == "rules-only" for r in rows}
     for mode, model, rows in results:
         for r in rows:
@@ -255,7 +274,8 @@ def write(results: list[tuple[str, str | None, list[dict[str, float]]]], note: s
             ratio = f"{r['throughput'] / base:.2f}×" if base else "–"
             lines.append(f"| {mode} | {model or '-'} | {r['concurrency']:.0f} | {r['requests']:.0f} | {r['errors']:.0f} "
                          f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['throughput']:.0f} | {ratio} "
-                         f"| {r['client_cpu_ms']:.2f} | {r['guard_batch']:.1f} | {r['storage_batch']:.1f} |")
+                         f"| {r['server_cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} | {r['guard_batch']:.1f} "
+                         f"| {r['storage_batch']:.1f} |")
     ratios = ratio_lines(results, baselines)
     print("\n".join(ratios))
     lines += ["", "Issue 13 ratios (this run; Guard measured in the bench process before each server started, on "

@@ -12,7 +12,7 @@ from nlp_guard.results import Decision
 
 from ..audit import Chain, message_record, text_sha256
 from ..contact_gate import contact_hash, evaluate, record_event
-from ..deps import CheckKey, ReadyServiceDep, TenantDep
+from ..deps import ScreeningDep
 from ..errors import ApiError
 from ..keys import Principal
 from ..schemas import ERRORS, BatchRequest, BatchResponse, CheckRequest, CheckResponse
@@ -53,34 +53,37 @@ async def screen(service: Service, tenant: TenantState, principal: Principal, re
         return out
 
     results = await service.write(unit)
+    logging_info = log.isEnabledFor(logging.INFO)  # the line's hash and join only when it is written
     for r, req in zip(results, reqs, strict=True):
         service.metrics.decision(endpoint, r)
         for v in r["contact_policy"]["violations"]:
             service.metrics.contact_blocks.labels(v["rule"]).inc()
-        log.info("%s tenant=%s key=%s seq=%d text_sha256=%s decision=%s gate=%s categories=%s", endpoint,
-                 tenant.tenant, principal.key_id, r["audit_seq"], text_sha256(req.text)[:16], r["decision"], r["contact_policy"]["decision"],
-                 ",".join(sorted({v["category"] for v in r["violations"]})) or "-")
+        if logging_info:
+            log.info("%s tenant=%s key=%s seq=%d text_sha256=%s decision=%s gate=%s categories=%s", endpoint,
+                     tenant.tenant, principal.key_id, r["audit_seq"], text_sha256(req.text)[:16], r["decision"],
+                     r["contact_policy"]["decision"], ",".join(sorted({v["category"] for v in r["violations"]})) or "-")
     return results
 
 
 @router.post("/check", response_model=CheckResponse, responses=ERRORS,
              summary="Screen one message and apply the contact-policy gate")
-async def check(body: CheckRequest, service: ReadyServiceDep, principal: CheckKey, tenant: TenantDep) -> Any:
+async def check(body: CheckRequest, ctx: ScreeningDep) -> Any:
     """The core's decision (violations with evidence spans, PII, rewrite, scores, versions) plus
     ``contact_policy``. An allowed check with a ``debtor_id`` records a contact attempt
     (unless ``dry_run``). Every decision is appended to the audit log."""
-    _validate(service, body, "")
-    return CheckResponse.response((await screen(service, tenant, principal, [body], "check"))[0])
+    _validate(ctx.service, body, "")
+    return CheckResponse.response((await screen(ctx.service, ctx.tenant, ctx.principal, [body], "check"))[0])
 
 
 @router.post("/check/batch", response_model=BatchResponse, responses=ERRORS,
              summary="Screen up to 256 messages in one call")
-async def check_batch(body: BatchRequest, service: ReadyServiceDep, principal: CheckKey, tenant: TenantDep) -> Any:
+async def check_batch(body: BatchRequest, ctx: ScreeningDep) -> Any:
     """Each item is shaped like a ``/v1/check`` body; results come back in order. Items are gated
     in order too, so caps count earlier items of the same batch."""
+    service = ctx.service
     limit = service.settings.max_batch_items
     if len(body.items) > limit:
         raise ApiError(413, "too_many_items", f"items: {len(body.items)} items; the limit is {limit} per batch", "items")
     for i, item in enumerate(body.items):
         _validate(service, item, f"items[{i}].")
-    return BatchResponse.response({"items": await screen(service, tenant, principal, body.items, "check_batch")})
+    return BatchResponse.response({"items": await screen(service, ctx.tenant, ctx.principal, body.items, "check_batch")})
