@@ -165,19 +165,26 @@ class OnnxClassifier:
         if not texts:
             return []
         probs, tok, offsets = self._run(texts, tokens=True)
-        return [Scored(self._calibrated(row), {lab: _spans(t[:, j], off, text) for j, lab in enumerate(self.labels)})
-                for text, row, t, off in zip(texts, probs, tok, offsets, strict=True)]
+        out = []
+        for text, row, t, off in zip(texts, probs, tok, offsets, strict=True):
+            # plain floats (exact copies of the float32 values): indexing numpy element by element
+            # cost more than the rest of the span search; the text's word tokens are the same for every label
+            words = [k for k, (s, e) in enumerate(off) if e > s and text[s:e].strip()]
+            out.append(Scored(self._calibrated(row), {lab: _spans(col, off, text, words)
+                                                      for lab, col in zip(self.labels, t.T.tolist(), strict=True)}))
+        return out
 
 
 _WORD = regex.compile(r"[\p{Han}\p{L}\p{N}]")
 
 
-def _spans(p: Any, offsets: Sequence[tuple[int, int]], text: str, on: float = 0.5) -> tuple[Span, ...]:
-    """Runs of adjacent marked tokens as character spans of ``text``, strongest first."""
-    marked = [k for k in range(len(p)) if p[k] >= on and offsets[k][1] > offsets[k][0]]
+def _spans(p: Sequence[float], offsets: Sequence[tuple[int, int]], text: str, words: Sequence[int],
+           on: float = 0.5) -> tuple[Span, ...]:
+    """Runs of adjacent marked tokens as character spans of ``text``, strongest first; when no
+    token is marked, the strongest of ``words`` (the tokens with visible characters)."""
+    marked = [k for k, x in enumerate(p) if x >= on and offsets[k][1] > offsets[k][0]]
     if not marked:
-        real = [k for k in range(len(p)) if offsets[k][1] > offsets[k][0] and text[offsets[k][0]:offsets[k][1]].strip()]
-        marked = [max(real, key=lambda k: p[k])] if real else []
+        marked = [max(words, key=p.__getitem__)] if words else []
     runs: list[list[int]] = []
     for k in marked:
         if runs and k == runs[-1][-1] + 1:

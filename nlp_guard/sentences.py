@@ -67,6 +67,8 @@ def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> tuple[list[tuple[st
     pieces += [(text[s:e], tuple(range(s, e))) for s, e in sentence_spans(norm)]
     keep = [True] * len(text)
     for phrase in boilerplate:
+        if phrase not in text:  # most messages hold none of the phrases: no regex to build or run
+            continue
         for m in regex.finditer(regex.escape(phrase), text):
             keep[m.start():m.end()] = [False] * (m.end() - m.start())
     kept = tuple(i for i, k in enumerate(keep) if k)
