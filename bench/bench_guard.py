@@ -68,6 +68,15 @@ def _reference_dir() -> Path:
     return out
 
 
+def mixed_sample(n: int) -> tuple[list[dict], list[dict]]:
+    """The test split's agent lines, and the mixed sample: ``n`` of them drawn with seed 7."""
+    import random
+
+    rows = [json.loads(l) for l in (ROOT / "training" / "data" / "test.jsonl").read_text("utf-8").splitlines()]
+    agent = [r for r in rows if r.get("speaker") != "customer"]
+    return agent, random.Random(7).sample(agent, n)
+
+
 def ratio_lines(guard_mixed: float, model_mixed: float, model_name: str, short_rate: dict[str, float],
                 teacher_name: str | None) -> list[str]:
     """Issue 13's two Guard-bench ratios, with the absolute figures they come from."""
@@ -96,11 +105,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.reference:
         args.baseline_model.append(_reference_dir())
-    rows = [json.loads(l) for l in (ROOT / "training" / "data" / "test.jsonl").read_text("utf-8").splitlines()]
-    import random
-
-    agent = [r for r in rows if r.get("speaker") != "customer"]
-    rows = random.Random(7).sample(agent, args.n)
+    agent, rows = mixed_sample(args.n)
     texts = [r["text"] for r in rows]
     msgs = [Message(t) for t in texts]
     violating = [m for m, r in zip(msgs, rows, strict=True) if r["labels"]]

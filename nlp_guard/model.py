@@ -18,7 +18,7 @@ from typing import Any
 
 import regex
 
-from .classifier import Scored, Span
+from .classifier import LazyEvidence, Scored, Span
 from .errors import ModelError, ModelNotFoundError
 
 REQUIRED_FILES = ("model.onnx", "tokenizer.json", "config.json")
@@ -165,19 +165,25 @@ class OnnxClassifier:
         if not texts:
             return []
         probs, tok, offsets = self._run(texts, tokens=True)
-        return [Scored(self._calibrated(row), {lab: _spans(t[:, j], off, text) for j, lab in enumerate(self.labels)})
+        return [Scored(self._calibrated(row), self._evidence(text, t, off))
                 for text, row, t, off in zip(texts, probs, tok, offsets, strict=True)]
+
+    def _evidence(self, text: str, tok: Any, offsets: Sequence[tuple[int, int]]) -> LazyEvidence:
+        """A text's spans per label, found when a label's are read (``LazyEvidence``)."""
+        # a label's column as plain floats (exact copies of the float32 values): reading numpy
+        # element by element cost more than the rest of the span search
+        return LazyEvidence(self.labels, lambda lab: _spans(tok[:, self.labels.index(lab)].tolist(), offsets, text))
 
 
 _WORD = regex.compile(r"[\p{Han}\p{L}\p{N}]")
 
 
-def _spans(p: Any, offsets: Sequence[tuple[int, int]], text: str, on: float = 0.5) -> tuple[Span, ...]:
+def _spans(p: Sequence[float], offsets: Sequence[tuple[int, int]], text: str, on: float = 0.5) -> tuple[Span, ...]:
     """Runs of adjacent marked tokens as character spans of ``text``, strongest first."""
-    marked = [k for k in range(len(p)) if p[k] >= on and offsets[k][1] > offsets[k][0]]
+    marked = [k for k, x in enumerate(p) if x >= on and offsets[k][1] > offsets[k][0]]
     if not marked:
-        real = [k for k in range(len(p)) if offsets[k][1] > offsets[k][0] and text[offsets[k][0]:offsets[k][1]].strip()]
-        marked = [max(real, key=lambda k: p[k])] if real else []
+        real = [k for k, (s, e) in enumerate(offsets) if e > s and text[s:e].strip()]
+        marked = [max(real, key=p.__getitem__)] if real else []
     runs: list[list[int]] = []
     for k in marked:
         if runs and k == runs[-1][-1] + 1:

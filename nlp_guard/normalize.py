@@ -66,15 +66,15 @@ class _Builder:
         return "".join(self.chars)
 
     def sub(self, pattern: regex.Pattern[str], repl: Callable[[regex.Match[str]], str]) -> None:
-        text = self.text
+        found = [m for m in pattern.finditer(self.text) if m.end() > m.start()]
+        if not found:  # most passes change nothing: keep the lists instead of copying them
+            return
         chars: list[str] = []
         spans: list[tuple[int, int]] = []
         cased: list[str] = []
         pos = 0
-        for m in pattern.finditer(text):
+        for m in found:
             i, j = m.span()
-            if i == j:
-                continue
             chars.extend(self.chars[pos:i])
             spans.extend(self.spans[pos:i])
             cased.extend(self.cased[pos:i])
@@ -191,19 +191,35 @@ def _breaks(original: str, text: str, starts: list[int], ends: list[int]) -> fro
                      if any(p in ends_here for p in range(ends[i - 1] - 1, max(ends[i - 1], starts[i]) + 1)))
 
 
+@lru_cache(maxsize=65536)
+def _fold(ch: str) -> tuple[str, str] | None:
+    """One original character as (NFKC lower-cased, NFKC with its case), or None when it is
+    dropped; remembered per character, since a message repeats few distinct ones."""
+    if ch in _ZERO_WIDTH or (unicodedata.category(ch) in ("Cc", "Cf") and ch not in _KEEP_CONTROLS):
+        return None
+    kept = unicodedata.normalize("NFKC", ch)
+    lowered = kept.lower()
+    return lowered, kept if len(kept) == len(lowered) else lowered  # "İ" lower-cases to two characters
+
+
 def normalize(original: str) -> Normalized:
     """Normalise ``original`` for matching; see the module docstring for the steps."""
     chars: list[str] = []
     spans: list[tuple[int, int]] = []
     cased: list[str] = []
     for i, ch in enumerate(original):
-        if ch in _ZERO_WIDTH or (unicodedata.category(ch) in ("Cc", "Cf") and ch not in _KEEP_CONTROLS):
+        folded = _fold(ch)
+        if folded is None:
             continue
-        kept = unicodedata.normalize("NFKC", ch)
-        lowered = kept.lower()
-        chars.extend(lowered)
-        spans.extend([(i, i + 1)] * len(lowered))
-        cased.extend(kept if len(kept) == len(lowered) else lowered)  # "İ" lower-cases to two characters
+        lowered, kept = folded
+        if len(lowered) == 1:
+            chars.append(lowered)
+            spans.append((i, i + 1))
+            cased.append(kept)
+        else:
+            chars.extend(lowered)
+            spans.extend([(i, i + 1)] * len(lowered))
+            cased.extend(kept)
     b = _Builder(chars, spans, cased)
 
     simplified = _t2s()(b.text)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import regex
 
-from .classifier import Classifier, Scored, Span
+from .classifier import Classifier, LazyEvidence, Scored, Span
 from .normalize import Normalized
 
 _END = regex.compile(r"[。!?;…]+|\.{3,}")
@@ -56,6 +56,10 @@ class View:
         """A span of the view as a span of the message."""
         return self.positions[start], self.positions[end - 1] + 1
 
+    def spans_to_message(self, spans: Sequence[Span]) -> tuple[Span, ...]:
+        """Spans of the view as spans of the message, weights kept."""
+        return tuple(Span(*self.to_message(sp.start, sp.end), sp.weight) for sp in spans)
+
 
 def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> tuple[list[tuple[str, tuple[int, ...]]], bool | None]:
     """The whole message, its sentences, and the message without ``boilerplate`` phrases
@@ -67,6 +71,8 @@ def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> tuple[list[tuple[st
     pieces += [(text[s:e], tuple(range(s, e))) for s, e in sentence_spans(norm)]
     keep = [True] * len(text)
     for phrase in boilerplate:
+        if phrase not in text:  # most messages hold none of the phrases: no regex to build or run
+            continue
         for m in regex.finditer(regex.escape(phrase), text):
             keep[m.start():m.end()] = [False] * (m.end() - m.start())
     kept = tuple(i for i, k in enumerate(keep) if k)
@@ -110,6 +116,6 @@ def score_views(classifier: Classifier, norms: Sequence[Normalized], head: bool,
         out.origins.append({c: v for c, (v, _) in best.items()})
         out.unpadded.append(None if cut is None else views[-1][0].scores if cut else {})
         if out.head is not None:
-            out.head.append(Scored(out.scores[-1], {c: tuple(Span(*v.to_message(sp.start, sp.end), sp.weight)
-                                                            for sp in sc.evidence.get(c, ())) for c, (v, sc) in best.items()}))
+            out.head.append(Scored(out.scores[-1], LazyEvidence(
+                tuple(best), lambda c, best=best: best[c][0].spans_to_message(best[c][1].evidence.get(c, ())))))
     return out

@@ -119,3 +119,18 @@ def test_t2s_shortcut_skips_text_with_nothing_to_convert() -> None:
 
     text = T2S_CASES[0]
     assert _t2s()(text) is text
+
+
+@pytest.mark.parametrize(("raw", "text", "cased", "starts"), [
+    ("Ⅻ号", "xii号", "XII号", (0, 0, 0, 1)),  # one character folds to three, each mapped to it
+    ("ǅ", "dž", "Dž", (0, 0)),
+    ("İ", "i\u0307", "i\u0307", (0, 0)),  # lower-cases to two characters: cased takes the lower-cased pair
+    ("Ａ\u200bＢ", "ab", "AB", (0, 2)),  # the zero-width space is dropped, full-width letters keep their case
+    ("ﬁ欠款", "fi欠款", "fi欠款", (0, 0, 1, 2)),
+])
+def test_characters_that_fold_to_several_keep_case_and_offsets(raw: str, text: str, cased: str,
+                                                               starts: tuple[int, ...]) -> None:
+    """Folding is remembered per character; a repeat must fold exactly like the first time."""
+    for _ in range(2):
+        n = normalize(raw)
+        assert (n.text, n.cased, n.starts) == (text, cased, starts)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import pytest
 
 from nlp_guard import Guard
+from nlp_guard.classifier import LazyEvidence, Scored, Span
 from nlp_guard.normalize import normalize
 from nlp_guard.sentences import sentence_spans
 
@@ -54,3 +55,54 @@ def test_padding_does_not_dilute_the_score(text: str, decision: str) -> None:
 ])
 def test_allow_listed_phrase_protects_only_itself_from_the_model(text: str, decision: str) -> None:
     assert Guard.default().check(text, suggest=False).decision == decision
+
+
+class MarksWords:
+    """An evidence-head stand-in: abuse is high for 赖皮 unless 谨防诈骗 dilutes the text, and the head
+    marks 赖皮 wherever it is. It records each category whose spans were worked out."""
+
+    version = "marks-words-1"
+    labels = ("threat", "abuse", "deception", "privacy", "coercion")
+    evidence_head = True
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        return [s.scores for s in self.predict_with_evidence(texts)]
+
+    def predict_with_evidence(self, texts: Sequence[str]) -> list[Scored]:
+        return [Scored({c: 0.95 if c == "abuse" and "赖皮" in t and "谨防诈骗" not in t else 0.05 for c in self.labels},
+                       LazyEvidence(self.labels, lambda c, t=t: self._mark(t, c))) for t in texts]
+
+    def _mark(self, text: str, category: str) -> tuple[Span, ...]:
+        self.found.append(category)
+        at = text.find("赖皮")
+        return (Span(at, at + 2, 0.9),) if at >= 0 else (Span(0, 1, 0.1),)
+
+
+@pytest.mark.parametrize("text", [
+    "你就是个賴皮",
+    "您好，谨防诈骗。你就是个賴皮。谢谢配合！",  # the sentence's view: the whole message is diluted
+    "你就是个賴皮谨防诈骗",  # glued to an allow-listed phrase: the view without it
+])
+def test_head_evidence_comes_from_the_winning_view_in_original_offsets(text: str) -> None:
+    clf = MarksWords()
+    d = Guard(classifier=clf).check(text, suggest=False)
+    assert d.decision == "block"
+    (v,) = d.violations
+    assert [(e.text, text[e.start:e.end]) for e in v.evidence] == [("賴皮", "賴皮")]
+    # spans are worked out only for the category the model alone saw, in its winning view
+    assert clf.found == ["abuse"]
+
+
+def test_lazy_evidence_reads_like_a_mapping_and_works_each_category_out_once() -> None:
+    calls: list[str] = []
+    ev = LazyEvidence(("threat", "abuse"), lambda c: calls.append(c) or (Span(0, 2, 0.5),))
+    assert list(ev) == ["threat", "abuse"] and len(ev) == 2 and calls == []
+    assert ev["abuse"] == ev.get("abuse") == (Span(0, 2, 0.5),)
+    assert calls == ["abuse"]
+    assert ev.get("privacy", ()) == () and "privacy" not in ev
+    with pytest.raises(KeyError):
+        ev["privacy"]
+    assert dict(ev) == {"threat": (Span(0, 2, 0.5),), "abuse": (Span(0, 2, 0.5),)} and calls == ["abuse", "threat"]

@@ -53,7 +53,8 @@ def analyze(
     """
     reg = registry if reg is None else reg
     wanted = list(PII_TYPES) if types is None else list(types)
-    unknown = [t for t in wanted if t not in reg.types()]
+    known = reg.types()
+    unknown = [t for t in wanted if t not in known]
     if unknown:
         raise ValueError(f"unknown PII types {unknown}; known: {list(PII_TYPES)}")
     findings: list[Finding] = []

@@ -95,6 +95,8 @@ class NerModel:
         """Run many short texts through the pipeline as one batch and cache the results."""
         with self._lock:
             todo = [t for t in dict.fromkeys(texts) if t not in self._cache and len(t) <= self.CHUNK]
+        if not todo:  # all remembered: setting up spaCy's pipe costs about a millisecond even for nothing
+            return
         for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=64), strict=True):
             self._remember(text, _entities(doc))
 

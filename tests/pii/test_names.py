@@ -231,3 +231,34 @@ def test_ner_time_budget_is_logged(stand_in, monkeypatch: pytest.MonkeyPatch, ca
     with caplog.at_level(logging.WARNING, logger="nlp_guard.pii.ner"):
         found = [f.start for f in analyze(text) if f.label == "person"]
     assert found == [0] and "NER stopped" in caplog.text
+
+
+@pytest.mark.slow
+def test_names_found_in_screening_batches_match_one_text_at_a_time(shipped: NerModel) -> None:
+    """Guard runs the NER once per screening batch (``prefetch``) and skips spaCy's pipe when every
+    text is remembered. On a fixed sample of dev agent lines, each message's PII (names and
+    organisations included, with their offsets and scores) must be what a cold run of the recognizers
+    on that message alone finds."""
+    import json
+    import random
+
+    from nlp_guard import Message
+    from nlp_guard.normalize import normalize
+
+    rows = [json.loads(line) for line in (Path(__file__).parents[2] / "training" / "data" / "dev.jsonl")
+            .read_text("utf-8").splitlines()]
+    texts = [r["text"] for r in random.Random(7).sample([r for r in rows if r.get("speaker") != "customer"], 160)]
+    texts += ["您好，您是刘晓梅的紧急联系人，麻烦转告她回电。", "贵司杭州宏远建筑工程有限公司作为保证人，应履行保证责任。"]
+    guard = Guard()
+    alone = []
+    for t in texts:
+        shipped.clear()
+        n = normalize(t)
+        alone.append(guard.engine.pii(n, analyze(n.cased)))
+    shipped.clear()
+    for _ in range(2):  # the second time every text is remembered
+        batched = [d.pii for b in range(0, len(texts), 32)
+                   for d in guard.check_many([Message(t) for t in texts[b:b + 32]], suggest=False)]
+        assert batched == alone
+    found = {p.type for ps in alone for p in ps}
+    assert {"person", "organization"} <= found
