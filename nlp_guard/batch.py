@@ -40,7 +40,7 @@ CSV_COLUMNS = ("id", "text", "recipient", "channel", "sent_at", "agent_id")
 CHUNK = 32  # input lines whose messages share one check_many call
 # What the fork server that local workers are forked from imports, once per scanning process:
 # ``worker_warmup`` screens one message there, so no worker loads spaCy, the NER, the homophone
-# table or the patterns again (about 1.5 s of CPU each). ``__main__`` is the default preload.
+# table or the patterns again (2 to 3 s of CPU each). ``__main__`` is the default preload.
 WORKER_PRELOAD = ("__main__", "nlp_guard.worker_warmup")
 
 
