@@ -130,3 +130,61 @@ def test_scan_adds_rewrites_only_with_suggest(tmp_path: Path, workers: str) -> N
     assert rewrite and "等着瞧" not in rewrite and rows[True][1]["rewrite"] is None
     assert Guard().check(rewrite).decision == "allow"  # a rewrite that is shown passes the check
     assert [r["violations"] for r in rows[True]] == [r["violations"] for r in rows[False]]
+
+
+def _dev_agent_lines(n: int = 400) -> list[dict]:
+    """``n`` agent lines spread over the dev split (every k-th, so every category shows), each to a
+    recipient a message can name (the split's ``company_staff`` lines are a recipient-rule slice)."""
+    from nlp_guard.guard import RECIPIENTS
+
+    rows = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "training" / "data" / "dev.jsonl")
+            .read_text("utf-8").splitlines()]
+    agent = [r for r in rows if r.get("speaker") != "customer" and r["recipient"] in RECIPIENTS]
+    return [{"id": f"dev{i}", "text": r["text"], "recipient": r["recipient"]}
+            for i, r in enumerate(agent[::max(1, len(agent) // n)][:n])]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_scan_reports_exactly_what_check_many_decides(tmp_path: Path, workers: int) -> None:
+    """400 dev agent lines: every output line holds the very decision and findings (evidence spans
+    included) of ``Guard.check_many`` in this process, for one process and for forked workers."""
+    from nlp_guard.batch import GuardSpec, read_records, scan_parallel
+    from nlp_guard.guard import Message
+
+    lines = _dev_agent_lines()
+    src = tmp_path / "dev.jsonl"
+    src.write_text("".join(json.dumps(obj, ensure_ascii=False) + "\n" for obj in lines), "utf-8")
+    guard = Guard.default(rules_only=True)
+    expected = [d.to_dict() for b in range(0, len(lines), 32)
+                for d in guard.check_many([Message(o["text"], o["recipient"]) for o in lines[b:b + 32]], suggest=False)]
+    out = tmp_path / "out.jsonl"
+    with out.open("w", encoding="utf-8") as fh:
+        if workers == 1:
+            scan(guard, read_records(src), fh)
+        else:
+            scan_parallel(GuardSpec(rules_only=True), read_records(src), fh, workers)
+    got = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert [g.pop("id") for g in got] == [o["id"] for o in lines]
+    assert got == expected
+    assert {"allow", "block"} <= {d["decision"] for d in expected}  # the sample is not one-sided
+
+
+def test_the_worker_fork_server_is_warmed_once_for_every_worker() -> None:
+    """Importing the workers' preload in a fresh interpreter leaves the process-wide state each worker
+    would otherwise build for itself already built (a warm-up that silently warms nothing fails here)."""
+    import subprocess
+    import sys
+
+    from nlp_guard.batch import WORKER_PRELOAD
+
+    code = ("import importlib, sys\n"
+            f"for m in {[m for m in WORKER_PRELOAD if m != '__main__']!r}: importlib.import_module(m)\n"
+            "from nlp_guard import normalize, segment\n"
+            "from nlp_guard.pii import ner\n"
+            "print(segment._base.cache_info().currsize, normalize._variants.cache_info().currsize,\n"
+            "      ner._State.loaded is not None or ner._State.reason is not None)\n")
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120,
+                       env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1", "1", "True"]
