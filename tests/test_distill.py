@@ -100,19 +100,28 @@ def _write_gz(path: Path, rows: list[dict]) -> None:
         fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
-@pytest.mark.slow
-def test_distill_smoke_run_writes_a_loadable_student_with_an_evidence_head(teacher_dir: Path, tmp_path: Path) -> None:
+def _transfer(tmp_path: Path, rows: list[dict]) -> Path:
+    """A transfer folder whose dev split is the rows themselves and whose test split is the first five."""
     transfer = tmp_path / "transfer"
     transfer.mkdir()
-    rows = [{"t": t, "k": "train", "y": ["abuse"] if "老赖" in t else [], "r": [[t.find("老赖"), t.find("老赖") + 2, "abuse"]]
-             if "老赖" in t else []} for t in TEXTS * 4]
     _write_gz(transfer / "transfer.jsonl.gz", rows)
     _write_gz(transfer / "dev.jsonl.gz", [{"t": r["t"], "y": r["y"], "o": False} for r in rows])
     _write_gz(transfer / "test.jsonl.gz", [{"t": r["t"], "y": r["y"], "o": False} for r in rows[:5]])
-    out = tmp_path / "student"
+    return transfer
+
+
+def _tiny_student(teacher_dir: Path, transfer: Path, out: Path, size: int, teacher_epochs: float) -> Path:
     distill.main(["--teacher", str(teacher_dir), "--transfer_dir", str(transfer), "--out", str(out), "--layers", "1",
-                  "--size", "60", "--epochs", "1", "--teacher_epochs", "0.5", "--batch_size", "8", "--max_length", "16",
-                  "--device", "cpu"])
+                  "--size", str(size), "--epochs", "1", "--teacher_epochs", str(teacher_epochs), "--batch_size", "8",
+                  "--max_length", "16", "--device", "cpu"])
+    return out
+
+
+@pytest.mark.slow
+def test_distill_smoke_run_writes_a_loadable_student_with_an_evidence_head(teacher_dir: Path, tmp_path: Path) -> None:
+    rows = [{"t": t, "k": "train", "y": ["abuse"] if "老赖" in t else [], "r": [[t.find("老赖"), t.find("老赖") + 2, "abuse"]]
+             if "老赖" in t else []} for t in TEXTS * 4]
+    out = _tiny_student(teacher_dir, _transfer(tmp_path, rows), tmp_path / "student", size=60, teacher_epochs=0.5)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["layer_map"] == [1] and metrics["transfer_sentences"] >= 20
     assert set(metrics["dev_student"]["per_category"]) == set(LABELS)
@@ -212,16 +221,9 @@ def test_harden_smoke_run_keeps_the_student_loadable(teacher_dir: Path, tmp_path
     from training import harden
     from training.ship_student import load_student
 
-    transfer = tmp_path / "transfer"
-    transfer.mkdir()
     rows = [{"t": t, "k": "train", "y": ["abuse"] if "老赖" in t else []} for t in TEXTS * 4]
-    _write_gz(transfer / "transfer.jsonl.gz", rows)
-    _write_gz(transfer / "dev.jsonl.gz", [{"t": r["t"], "y": r["y"], "o": False} for r in rows])
-    _write_gz(transfer / "test.jsonl.gz", [{"t": r["t"], "y": r["y"], "o": False} for r in rows[:5]])
-    student = tmp_path / "student"
-    distill.main(["--teacher", str(teacher_dir), "--transfer_dir", str(transfer), "--out", str(student), "--layers", "1",
-                  "--size", "30", "--epochs", "1", "--teacher_epochs", "0", "--batch_size", "8", "--max_length", "16",
-                  "--device", "cpu"])
+    transfer = _transfer(tmp_path, rows)
+    student = _tiny_student(teacher_dir, transfer, tmp_path / "student", size=30, teacher_epochs=0)
     out = tmp_path / "hardened"
     harden.main(["--student", str(student), "--transfer_dir", str(transfer), "--tokenizer", str(teacher_dir / "tokenizer.json"),
                  "--teacher", str(teacher_dir), "--out", str(out), "--batch_size", "8", "--threads", "1"])
