@@ -119,7 +119,7 @@ def train(net, ref_soft: np.ndarray, gold: np.ndarray, has_gold: np.ndarray, ids
     return total
 
 
-def evidence_check(teacher_dir: Path, students: dict[str, tuple], dev_ids: list[list[int]], pad: int) -> dict:
+def evidence_check(teacher_dir: Path, students: dict, dev_ids: list[list[int]], pad: int) -> dict:
     """Each student's evidence head against the teacher's occlusion on the dev lines the teacher flags."""
     import torch
 
@@ -133,7 +133,7 @@ def evidence_check(teacher_dir: Path, students: dict[str, tuple], dev_ids: list[
     flagged = [i for i in range(len(dev_ids)) if (t_dev[i] >= th).any()]
     ref = occlusion_targets(teacher, [dev_ids[i] for i in flagged], t_dev[flagged], th, pad, cpu)
     out: dict = {"reference": f"occlusion of {cfg['version']} (int8 weights read back), {len(flagged)} dev lines it flags"}
-    for name, (net, _) in students.items():
+    for name, net in students.items():
         _, tok = predict(net, dev_ids, pad, cpu, tokens=True)
         out[name] = token_f1([evidence_pred(tok[i], t_dev[i] >= th) for i in flagged], ref)
     return out
@@ -184,9 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     y_dev = labels_array(dev)
     violating = y_dev.any(1)
     before_th = np.array([cfg["thresholds"][lab] for lab in LABELS])
-    before = {"dev": multilabel_report(y_dev, predict(ref, dev_ids, enc.pad, cpu), before_th, LABELS),
-              "dev_wrapped": dressed_rate(predict(ref, dev_ids, enc.pad, cpu), predict(ref, dev_dressed_ids, enc.pad, cpu),
-                                          before_th, violating)}
+    ref_dev = predict(ref, dev_ids, enc.pad, cpu)
+    before = {"dev": multilabel_report(y_dev, ref_dev, before_th, LABELS),
+              "dev_wrapped": dressed_rate(ref_dev, predict(ref, dev_dressed_ids, enc.pad, cpu), before_th, violating)}
     s_dev = predict(net, dev_ids, enc.pad, cpu)
     th = best_thresholds(y_dev, s_dev, LABELS)
     tharr = np.array([th[lab] for lab in LABELS])
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     # scored once, after the ship decision above
     test_ids, _ = enc.encode([r["t"] for r in test])
     test_report = multilabel_report(labels_array(test), predict(net, test_ids, enc.pad, cpu), tharr, LABELS)
-    evidence = (evidence_check(Path(args.teacher), {"before": (ref, None), "after": (net, None)}, dev_ids, enc.pad)
+    evidence = (evidence_check(Path(args.teacher), {"before": ref, "after": net}, dev_ids, enc.pad)
                 if (Path(args.teacher) / "model.onnx").is_file() else {"reference": "none: no teacher at " + args.teacher})
     print("evidence head vs teacher occlusion (dev):", evidence, flush=True)
 
