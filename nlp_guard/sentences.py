@@ -20,27 +20,39 @@ import regex
 
 from .classifier import Classifier, LazyEvidence, Scored, Span
 from .normalize import Normalized
+from .segment import segmenter_for
 
 _END = regex.compile(r"[。!?;…]+|\.{3,}")
 MIN_CHARS = 4  # shorter pieces (好的。) carry no violation of their own
 
 
-def sentence_spans(norm: Normalized) -> list[tuple[int, int]]:
-    """The sentences of a normalised message, cut at end punctuation; empty when there
-    is only one, so single sentences cost nothing extra. Measured on dev (rules + model
-    0.5.0, agent lines): cutting at kept line breaks and pauses too raised false positives
-    on compliant lines from 1.2% to 4.3% (spoken turns pause mid-sentence), and cutting at
-    commas as well flagged 30 more of the 257 compliant lines; punctuation alone left the
-    rate at 1.2% and halved the padding bypass (36% → 18%)."""
-    cuts = {m.end() for m in _END.finditer(norm.text)}
+def _cut(text: str, cuts: set[int]) -> list[tuple[int, int]]:
+    """``text`` cut at ``cuts``, pieces trimmed; pieces under MIN_CHARS dropped; empty when one is left."""
     spans, start = [], 0
-    for cut in sorted(c for c in cuts if 0 < c < len(norm.text)) + [len(norm.text)]:
-        piece = norm.text[start:cut]
+    for cut in sorted(c for c in cuts if 0 < c < len(text)) + [len(text)]:
+        piece = text[start:cut]
         lead = len(piece) - len(piece.lstrip())
         if len(piece.strip()) >= MIN_CHARS:
             spans.append((start + lead, start + len(piece.rstrip())))
         start = cut
     return spans if len(spans) > 1 else []
+
+
+def sentence_spans(norm: Normalized) -> list[tuple[int, int]]:
+    """The sentences of a normalised message, cut at end punctuation and at written line
+    breaks that fall between two words; empty when there is only one, so single sentences
+    cost nothing extra. Measured on dev (rules + model 0.5.0, agent lines): cutting at every
+    kept break, spaces and pauses included, raised false positives on compliant lines from
+    1.2% to 4.3% (spoken turns pause mid-sentence), and cutting at commas as well flagged 30
+    more of the 257 compliant lines; punctuation alone left the rate at 1.2% and halved the
+    padding bypass (36% → 18%). A line break inside a word (``账\n户``) is a dodge, not a
+    sentence end: with it, line breaks dressed as mid-sentence cuts flagged 15 of 253
+    compliant lines, without it 8 (``bench/bench_adversarial.py``)."""
+    cuts = {m.end() for m in _END.finditer(norm.text)}
+    lines = {i for i in norm.breaks if "\n" in norm.original[norm.ends[i - 1]:norm.starts[i]]}
+    if lines:
+        cuts |= lines & {start for _, start, _ in segmenter_for().tokenize(norm.text)}
+    return _cut(norm.text, cuts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +73,13 @@ class View:
         return tuple(Span(*self.to_message(sp.start, sp.end), sp.weight) for sp in spans)
 
 
-def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> tuple[list[tuple[str, tuple[int, ...]]], bool | None]:
-    """The whole message, its sentences, and the message without ``boilerplate`` phrases
-    (the policy's allow-listed service and anti-fraud phrases protect only themselves: glued
-    to a violation, they must not dilute its score either). The flag says whether the message
-    holds such a phrase (None: none) and whether what is left is a view of its own (True)."""
+def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> tuple[list[tuple[str, tuple[int, ...]]], int | None]:
+    """The whole message, its sentences, and the message without ``boilerplate`` phrases with
+    its own sentences (the policy's allow-listed service and anti-fraud phrases protect only
+    themselves: glued to a violation, they must not dilute its score either, and a greeting
+    before the sentence that holds one must not either). The count says how many of the
+    pieces, at the end, are the message without its phrases (None: it holds none; 0: nothing
+    of substance is left)."""
     text = norm.text
     pieces = [(text, tuple(range(len(text))))]
     pieces += [(text[s:e], tuple(range(s, e))) for s, e in sentence_spans(norm)]
@@ -78,9 +92,11 @@ def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> tuple[list[tuple[st
     kept = tuple(i for i, k in enumerate(keep) if k)
     if len(kept) == len(text):
         return pieces, None
-    if len("".join(text[i] for i in kept).strip()) < MIN_CHARS:
-        return pieces, False
-    return pieces + [("".join(text[i] for i in kept), kept)], True
+    rest = "".join(text[i] for i in kept)
+    if len(rest.strip()) < MIN_CHARS:
+        return pieces, 0
+    unpadded = [(rest, kept)] + [(rest[s:e], kept[s:e]) for s, e in _cut(rest, {m.end() for m in _END.finditer(rest)})]
+    return pieces + unpadded, len(unpadded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +106,8 @@ class Views:
     ``scores``: per message, the strongest view per category. ``head``: with an evidence
     head, the winning view's marked words in the message's offsets. ``origins``: per
     message and category, the view that won (what occlusion cuts words from).
-    ``unpadded``: per message, the scores of the message without its allow-listed phrases
-    (None when it holds none, {} when nothing of substance is left)."""
+    ``unpadded``: per message, the strongest scores of the message without its allow-listed
+    phrases and of its sentences (None when it holds none, {} when nothing of substance is left)."""
 
     scores: list[dict[str, float]]
     head: list[Scored] | None
@@ -109,12 +125,13 @@ def score_views(classifier: Classifier, norms: Sequence[Normalized], head: bool,
         flat = [Scored(sc, {}) for sc in classifier.predict(texts)]
     it = iter(flat)
     out = Views([], [] if head else None, [], [])
-    for ps, cut in pieces:
+    for ps, n_unpadded in pieces:
         views = [(View(t, pos, sc.scores), sc) for (t, pos), sc in zip(ps, (next(it) for _ in ps), strict=True)]
         best = {c: max(views, key=lambda v: v[0].scores.get(c, 0.0)) for c in views[0][0].scores}
         out.scores.append({c: v.scores[c] for c, (v, _) in best.items()})
         out.origins.append({c: v for c, (v, _) in best.items()})
-        out.unpadded.append(None if cut is None else views[-1][0].scores if cut else {})
+        out.unpadded.append(None if n_unpadded is None else
+                            {c: max(v.scores.get(c, 0.0) for v, _ in views[-n_unpadded:]) for c in best} if n_unpadded else {})
         if out.head is not None:
             out.head.append(Scored(out.scores[-1], LazyEvidence(
                 tuple(best), lambda c, best=best: best[c][0].spans_to_message(best[c][1].evidence.get(c, ())))))

@@ -15,7 +15,9 @@ from nlp_guard.sentences import sentence_spans
     ("你好", []),
     ("您好，请按时还款。", []),
     ("您好，打扰了。你个赖皮。谢谢配合！", ["您好,打扰了。", "你个赖皮。", "谢谢配合!"]),
-    ("后果自负\n谨防诈骗", []),  # a line break is not a cut: spoken turns pause mid-sentence
+    ("后果自负\n谨防诈骗", ["后果自负", "谨防诈骗"]),  # a written line break between words ends a sentence
+    ("请勿向个人账\n户转账", []),  # one inside a word (账户) does not
+    ("后果自负 谨防诈骗", []),  # nor a space: spoken turns pause mid-sentence
     ("好的。请于本周五前还款，谢谢。", []),  # a piece under four characters is not a view of its own
 ])
 def test_sentence_spans(text: str, sentences: list[str]) -> None:
@@ -58,7 +60,7 @@ def test_allow_listed_phrase_protects_only_itself_from_the_model(text: str, deci
 
 
 class MarksWords:
-    """An evidence-head stand-in: abuse is high for 赖皮 unless 谨防诈骗 dilutes the text, and the head
+    """An evidence-head stand-in: abuse is high for 赖皮 unless 谨防诈骗 or a service greeting dilutes the text, and the head
     marks 赖皮 wherever it is. It records each category whose spans were worked out."""
 
     version = "marks-words-1"
@@ -72,8 +74,12 @@ class MarksWords:
         return [s.scores for s in self.predict_with_evidence(texts)]
 
     def predict_with_evidence(self, texts: Sequence[str]) -> list[Scored]:
-        return [Scored({c: 0.95 if c == "abuse" and "赖皮" in t and "谨防诈骗" not in t else 0.05 for c in self.labels},
+        return [Scored({c: 0.95 if c == "abuse" and "赖皮" in t and not self._diluted(t) else 0.05 for c in self.labels},
                        LazyEvidence(self.labels, lambda c, t=t: self._mark(t, c))) for t in texts]
+
+    @staticmethod
+    def _diluted(text: str) -> bool:
+        return "谨防诈骗" in text or "客户服务中心" in text
 
     def _mark(self, text: str, category: str) -> tuple[Span, ...]:
         self.found.append(category)
@@ -85,6 +91,8 @@ class MarksWords:
     "你就是个賴皮",
     "您好，谨防诈骗。你就是个賴皮。谢谢配合！",  # the sentence's view: the whole message is diluted
     "你就是个賴皮谨防诈骗",  # glued to an allow-listed phrase: the view without it
+    "您好，这里是客户服务中心。你就是个賴皮谨防诈骗",  # and a greeting before: that view's own sentences
+    "你就是个賴皮\n谨防诈骗",  # a warning on a line of its own: the line before it
 ])
 def test_head_evidence_comes_from_the_winning_view_in_original_offsets(text: str) -> None:
     clf = MarksWords()
