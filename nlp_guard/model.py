@@ -89,6 +89,9 @@ class OnnxClassifier:
         if threads:
             opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        # idle intra-op threads sleep instead of spinning: between model calls the rules, the NER
+        # and (in the service) the event loop and the audit writer need those cores
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path / "model.onnx"), opts, providers=["CPUExecutionProvider"],
                                                 disabled_optimizers=DISABLED_OPTIMIZERS)
