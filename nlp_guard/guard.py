@@ -22,6 +22,7 @@ from .model import find_model_dir, load_classifier
 from .normalize import Normalized, normalize
 from .pii import analyze
 from .pii.ner import prefetch as prefetch_names
+from .pii.ner import prefetch_beside
 from .policy import PolicyPack, default_policy
 from .recipient import RECIPIENTS, RecipientRule
 from .results import Decision, Evidence, TranscriptDecision, TurnResult, Violation, worst
@@ -178,10 +179,14 @@ class Guard:
         message and its sentences, ``nlp_guard.sentences``) and which view set each score, with
         an evidence head's marked words (one classifier call)."""
         norms = [normalize(m.text) for m in messages]
-        views = None if self.classifier is None else \
-            score_views(self.classifier, norms, self.explain == "head", self.rules.context.allow_list)
+        if self.classifier is None:
+            views = None
+            prefetch_names([n.cased for n in norms])
+        else:  # the NER runs on its own thread while the classifier runs (both release the GIL)
+            names = prefetch_beside([n.cased for n in norms])
+            views = score_views(self.classifier, norms, self.explain == "head", self.rules.context.allow_list)
+            names.result()
         scores: list[dict[str, float] | None] = list(views.scores) if views else [None] * len(norms)
-        prefetch_names([n.cased for n in norms])
         pii = [analyze(n.cased) for n in norms]
         findings = [self.rules.match(n.text, m.recipient, n.breaks) + self.recipient_rule.check(n.text, m.recipient, found)
                     for m, n, found in zip(messages, norms, pii, strict=True)]

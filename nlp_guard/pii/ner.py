@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,30 @@ def prefetch(texts: Sequence[str]) -> None:
     model = get_ner()
     if model is not None and texts:
         model.prefetch(texts)
+
+
+class _Beside:
+    """One thread per process that runs the NER while the caller's thread runs the classifier:
+    both spend their time in native code that lets go of the GIL (spaCy's matrix products,
+    ONNX Runtime), so on two cores the second runs in the first one's idle time. Made again
+    after a fork (scan workers), whose child has no copy of the parent's threads."""
+
+    pid: int | None = None
+    pool: ThreadPoolExecutor | None = None
+    lock = threading.Lock()
+
+    @classmethod
+    def submit(cls, texts: Sequence[str]) -> Future[None]:
+        with cls.lock:
+            if cls.pool is None or cls.pid != os.getpid():
+                cls.pool, cls.pid = ThreadPoolExecutor(1, thread_name_prefix="nlp_guard-ner"), os.getpid()
+            return cls.pool.submit(prefetch, texts)
+
+
+def prefetch_beside(texts: Sequence[str]) -> Future[None]:
+    """:func:`prefetch` on the NER's own thread; the caller waits on the future before it
+    analyses the texts (a failure there is raised by ``result()``, as if run in line)."""
+    return _Beside.submit(texts)
 
 
 def merge_with_ner(text: str, anchored: list[Finding], entities: Sequence[Entity], *, label: str,

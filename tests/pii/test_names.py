@@ -262,3 +262,47 @@ def test_names_found_in_screening_batches_match_one_text_at_a_time(shipped: NerM
         assert batched == alone
     found = {p.type for ps in alone for p in ps}
     assert {"person", "organization"} <= found
+
+
+class _Quiet:
+    """A classifier stand-in that sees nothing: the Guard then runs the NER beside it."""
+
+    version = "quiet-1"
+    labels = ("threat", "abuse", "deception", "privacy", "coercion")
+
+    def predict(self, texts: list[str]) -> list[dict[str, float]]:
+        return [dict.fromkeys(self.labels, 0.01) for _ in texts]
+
+
+@pytest.mark.slow
+def test_names_found_beside_the_classifier_match_the_names_found_in_line(shipped: NerModel) -> None:
+    """With a classifier, the NER runs on its own thread during the classifier call: the PII must be
+    what the rules-only Guard (NER in line) finds."""
+    from nlp_guard import Message
+
+    texts = ["您好，您是刘晓梅的紧急联系人，麻烦转告她回电。", "贵司杭州宏远建筑工程有限公司作为保证人，应履行保证责任。",
+             "王建国先生，您的账单已逾期，请尽快还款。", "请按时还款，谢谢。"] * 9
+    shipped.clear()
+    in_line = [d.pii for d in Guard().check_many([Message(t) for t in texts], suggest=False)]
+    shipped.clear()
+    beside = [d.pii for d in Guard(classifier=_Quiet()).check_many([Message(t) for t in texts], suggest=False)]
+    assert beside == in_line
+    assert {"person", "organization"} <= {p.type for ps in beside for p in ps}
+
+
+def test_a_failure_on_the_ner_thread_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken:
+        def prefetch(self, texts: object) -> None:
+            raise RuntimeError("spaCy fell over")
+
+    monkeypatch.setattr(ner, "get_ner", lambda: Broken())
+    with pytest.raises(RuntimeError, match="spaCy fell over"):
+        ner.prefetch_beside(["王建国"]).result()
+
+
+def test_the_ner_thread_is_made_again_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    ner.prefetch_beside([]).result()
+    parent = ner._Beside.pool
+    monkeypatch.setattr(ner._Beside, "pid", -1)  # as a forked child sees it: the pool's thread is the parent's
+    ner.prefetch_beside([]).result()
+    assert ner._Beside.pool is not parent and ner._Beside.pid == __import__("os").getpid()
