@@ -39,9 +39,12 @@ distill: install
 	$(PY) -m training.distill --teacher $(TEACHER) --epochs 1.96
 	$(PY) -m training.ship_student --teacher $(TEACHER)
 
-# after distill: the student it wrote (training/.work/student) learns to read service wrapping as noise
+# after distill: the student it wrote (training/.work/student) learns to read service wrapping as noise;
+# without that folder, the shipped student is read back from its int8 export
 harden: install
 	test -f $(TEACHER)/model.onnx || $(MAKE) teacher
+	test -f training/.work/student/student_config.json || $(PY) -m training.student_from_model
+	test -f training/.work/transfer/transfer.jsonl.gz || $(PY) -m training.transfer
 	$(PY) -m training.harden
 	$(PY) -m training.ship_student --student training/.work/hardened --teacher $(TEACHER) --version nlp_guard-zh-0.6.0
 

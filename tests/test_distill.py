@@ -237,3 +237,26 @@ def test_harden_smoke_run_keeps_the_student_loadable(teacher_dir: Path, tmp_path
     before, _ = load_student(student)
     changed = [k for k, v in net.state_dict().items() if not torch.equal(v, before.state_dict()[k])]
     assert changed and "bert.embeddings.word_embeddings.weight" not in changed
+
+
+@pytest.mark.slow
+def test_the_shipped_student_read_back_from_its_export_scores_as_the_export_does(tmp_path: Path) -> None:
+    """``training.student_from_model``: the starting point for hardening when the fp16 weights are gone."""
+    import numpy as np
+
+    from nlp_guard.model import OnnxClassifier
+    from nlp_guard.normalize import normalize
+    from training.ship_student import load_student, torch_probs
+    from training.student_from_model import read_back
+
+    shipped = Path(__file__).resolve().parents[1] / "models" / "nlp_guard-zh"
+    read_back(shipped, tmp_path)
+    net, cfg = load_student(tmp_path)
+    run = json.loads((tmp_path / "metrics.json").read_text("utf-8"))
+    assert run["dev_teacher"]["compliant_false_positive_rate"] > 0 and run["args"]["seed"] == 13
+    texts = [normalize(t).text for t in ("再不还钱我找人打死你", "您好，请按时还款，谢谢。", "你就是个老赖，全村都知道了", "您的账单已逾期三天")]
+    torch_p = torch_probs(net, shipped / "tokenizer.json", texts, cfg["max_length"])
+    onnx_p = np.array(OnnxClassifier(shipped).logits(texts))
+    th = np.array([cfg["thresholds"][lab] for lab in cfg["labels"]])
+    assert ((torch_p >= th) == (onnx_p >= th)).all()
+    assert np.abs(torch_p - onnx_p).max() < 0.1

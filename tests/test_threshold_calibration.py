@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import best_thresholds
+from training.metrics import best_thresholds, thresholds_within_fpr
 
 
 @pytest.mark.parametrize("pos,neg,expected", [
@@ -24,3 +24,20 @@ def test_a_wider_plateau_trades_a_little_dev_f1_for_a_central_threshold() -> Non
     strict = best_thresholds(y, probs, ["threat"], plateau=0.0)["threat"]
     assert 0.30 < strict <= 0.45
     assert best_thresholds(y, probs, ["threat"], plateau=0.2)["threat"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("max_fpr", "expected"), [
+    (0.5, {"a": 0.5, "b": 0.5}),  # two of four compliant rows flagged: already within
+    (0.25, {"a": 0.62, "b": 0.5}),  # one row to clear: raising a costs no F1, raising b loses its hit
+    (0.0, {"a": 0.62, "b": 0.56}),  # both cleared, each just above the compliant row's score
+])
+def test_thresholds_within_fpr_raise_the_cheapest_label_until_the_cap_holds(max_fpr: float, expected: dict) -> None:
+    y = np.array([[1, 0], [0, 1], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=float)
+    probs = np.array([[0.9, 0.1], [0.1, 0.9], [0.6, 0.1], [0.1, 0.55], [0.2, 0.2], [0.1, 0.1]])
+    assert thresholds_within_fpr(y, probs, ["a", "b"], {"a": 0.5, "b": 0.5}, max_fpr) == pytest.approx(expected)
+
+
+def test_thresholds_within_fpr_stop_where_no_threshold_clears_a_row() -> None:
+    y = np.array([[1.0], [0.0]])
+    probs = np.array([[0.99], [0.99]])  # the compliant row scores above every grid point
+    assert thresholds_within_fpr(y, probs, ["a"], {"a": 0.5}, 0.0) == {"a": 0.5}
