@@ -131,13 +131,16 @@ def teacher_from_onnx(path: Path, heads: int | None = None) -> tuple[dict, dict[
     (``heads`` defaults to multilingual-e5-small's head size of 32).
 
     Dynamic int8 MatMul weights are stored transposed ([in, out]) with one scale and
-    zero point per output channel; fp32 ones keep their MatMul node's name."""
+    zero point per output channel; static QDQ ones are the output of a DequantizeLinear
+    node with the same layout; fp32 ones keep their MatMul node's name."""
     import onnx
     from onnx import numpy_helper
 
     graph = onnx.load(str(path)).graph
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     inits.update({n.output[0]: inits[n.input[0]] for n in graph.node if n.op_type == "Identity" and n.input[0] in inits})
+    inits.update({n.output[0]: _dequantize(n, inits) for n in graph.node  # static QDQ weights
+                  if n.op_type == "DequantizeLinear" and all(i in inits for i in n.input)})
     state = {k[len("inner."):]: v for k, v in inits.items() if k.startswith("inner.") and "_Transposed" not in k}
     for node in graph.node:  # the exporter shares identical tensors (fresh zero biases), so names come from nodes
         if not node.name.startswith("/inner/"):
@@ -169,6 +172,19 @@ def teacher_from_onnx(path: Path, heads: int | None = None) -> tuple[dict, dict[
               "type_vocab_size": state["bert.embeddings.token_type_embeddings.weight"].shape[0],
               "layer_norm_eps": 1e-12, "hidden_act": "gelu"}
     return config, state
+
+
+def _dequantize(node, inits: dict[str, np.ndarray]) -> np.ndarray:
+    """A DequantizeLinear of initializers, computed: (q − zero point) × scale along its axis."""
+    q = inits[node.input[0]].astype(np.float32)
+    scale = inits[node.input[1]].astype(np.float32)
+    zero = inits[node.input[2]].astype(np.float32) if len(node.input) > 2 else np.zeros_like(scale)
+    if scale.ndim:
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        shape = [1] * q.ndim
+        shape[axis] = -1
+        scale, zero = scale.reshape(shape), zero.reshape(shape)
+    return (q - zero) * scale
 
 
 def load_state(net, state: dict[str, np.ndarray]) -> None:

@@ -2,6 +2,7 @@
 and a self-describing config, as ``nlp_guard.model`` loads it."""
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -66,28 +67,57 @@ def quantize_int8(src: Path, dst: Path, keep_fp32: Sequence[str] = ()) -> None:
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
+def quantize_static_int8(src: Path, dst: Path, keep_fp32: Sequence[str] = (), *,
+                         calibration: Sequence[Sequence[int]], max_length: int, pad_id: int) -> None:
+    """Static QDQ int8: per-channel MatMul weights, activation ranges fixed once from
+    ``calibration`` (token ids, padded to ``max_length``; percentile, so a few outlier
+    activations do not stretch the range). Unlike dynamic int8, whose activation scale is
+    taken over the whole batch, a message scores the same whatever it is batched with."""
+    import numpy as np
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+
+    feeds = [{"input_ids": np.array([list(ids[:max_length]) + [pad_id] * (max_length - len(ids[:max_length]))], np.int64),
+              "attention_mask": np.array([[1] * len(ids[:max_length]) + [0] * (max_length - len(ids[:max_length]))], np.int64)}
+             for ids in calibration]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter(feeds)
+
+        def get_next(self) -> dict | None:
+            return next(self.items, None)
+
+    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, op_types_to_quantize=["MatMul"],
+                    calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=list(keep_fp32))
+
+
+Quantizer = Callable[[Path, Path, Sequence[str]], None]
+
+
 def fit_quantization(src: Path, dst: Path, flip_rate: Callable[[Path], float],
-                     budget: float) -> tuple[list[str], float, float]:
+                     budget: float, quantize: Quantizer = quantize_int8) -> tuple[list[str], float, float]:
     """Quantize as much as the parity budget allows.
 
     Everything goes int8 first. If more than ``budget`` of the (dev) decisions
     flip, the FFN down-projections are ranked by how much keeping each one fp32
     alone helps, and kept fp32 in that order until the flip rate fits. Returns
     the fp32 layers, the final flip rate and the all-int8 one; ``dst`` holds
-    the chosen model.
+    the chosen model (over budget when even all six kept fp32 do not fit).
     """
-    quantize_int8(src, dst)
+    quantize(src, dst, [])
     rate = all_int8 = flip_rate(dst)
     if rate <= budget:
         return [], rate, all_int8
     gain = []
     for name in ffn_down_projections(src):
-        quantize_int8(src, dst, [name])
+        quantize(src, dst, [name])
         gain.append((flip_rate(dst), name))
     keep: list[str] = []
     for _, name in sorted(gain):
         keep.append(name)
-        quantize_int8(src, dst, keep)
+        quantize(src, dst, keep)
         rate = flip_rate(dst)
         if rate <= budget:
             break
@@ -97,11 +127,13 @@ def fit_quantization(src: Path, dst: Path, flip_rate: Callable[[Path], float],
 def write_model_dir(model: Any, tokenizer_json: Path, out: Path, *, labels: list[str], thresholds: dict[str, float],
                     version: str, max_length: int, stride: int, extra: dict[str, Any] | None = None,
                     quantize: bool = True, flip_rate: Callable[[Path], float] | None = None,
-                    budget: float = 0.005) -> Path:
+                    budget: float = 0.005, calibration: Sequence[Sequence[int]] | None = None) -> Path:
     """Write tokenizer.json, config.json and model.onnx: int8 unless ``quantize``
     is False, and with ``flip_rate`` (a candidate model.onnx → share of decisions
-    that flip) only as much int8 as ``budget`` allows. The config records which
-    layers stayed fp32."""
+    that flip) only as much int8 as ``budget`` allows. With ``calibration`` (fixed token
+    ids), static QDQ is fitted first and ships when it holds the budget: its scores do not
+    depend on a message's batch neighbours; otherwise dynamic int8 is fitted. The config
+    records the scheme, both fits and which layers stayed fp32."""
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tokenizer_json, out / "tokenizer.json")
     config = {"version": version, "labels": labels, "thresholds": thresholds, "max_length": max_length,
@@ -119,10 +151,23 @@ def write_model_dir(model: Any, tokenizer_json: Path, out: Path, *, labels: list
     if flip_rate is None:
         quantize_int8(fp32, out / "model.onnx")
     else:
-        keep, rate, all_int8 = fit_quantization(fp32, out / "model.onnx", flip_rate, budget)
-        config["quantization"] = {"int8": "dynamic, per-channel MatMul weights", "fp32_layers": keep,
-                                  "dev_decision_flip_rate": round(rate, 4), "all_int8_dev_flip_rate": round(all_int8, 4),
-                                  "budget": budget}
+        fits: dict[str, dict[str, Any]] = {}
+        schemes: list[tuple[str, Quantizer]] = []
+        if calibration is not None:
+            pad = json.loads(tokenizer_json.read_text("utf-8")).get("padding") or {}
+            static = functools.partial(quantize_static_int8, calibration=calibration, max_length=max_length,
+                                       pad_id=int(pad.get("pad_id", 1)))
+            schemes.append(("static QDQ, per-channel MatMul weights, percentile-calibrated activations", static))
+        schemes.append(("dynamic, per-channel MatMul weights", quantize_int8))
+        for name, quantizer in schemes:
+            keep, rate, all_int8 = fit_quantization(fp32, out / "model.onnx", flip_rate, budget, quantizer)
+            fits[name] = {"fp32_layers": keep, "dev_decision_flip_rate": round(rate, 4),
+                          "all_int8_dev_flip_rate": round(all_int8, 4)}
+            if rate <= budget:
+                break
+        config["quantization"] = {"int8": name, **fits[name], "budget": budget,
+                                  **({"tried": fits} if len(fits) > 1 else {}),
+                                  **({"calibration_texts": len(calibration)} if calibration is not None else {})}
         write_config()
     fp32.unlink()
     return out
