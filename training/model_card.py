@@ -27,7 +27,10 @@ def _quantization(q: dict | None) -> str:
     if not q:
         return "dynamic int8 (per-channel weights) for every MatMul; the embedding table stays fp32"
     kept = len(q["fp32_layers"])
-    return (f"dynamic int8 (per-channel weights) for the MatMuls, fitted on dev to a parity target of {q['budget']:.1%} "
+    scheme = q.get("int8", "dynamic, per-channel MatMul weights")
+    static = (f" (activation ranges fixed on {q['calibration_texts']:,} train lines, so a message scores the same in "
+              f"any batch)" if scheme.startswith("static") and "calibration_texts" in q else "")
+    return (f"{scheme}{static}, fitted on dev to a parity target of {q['budget']:.1%} "
             f"of decisions: all-int8 flipped {q['all_int8_dev_flip_rate']:.2%} of dev decisions against torch, so {kept} "
             f"FFN down-projection{'s' if kept != 1 else ''} (GELU inputs, outlier activations) "
             f"{'stay' if kept != 1 else 'stays'} fp32, which leaves "
@@ -57,7 +60,7 @@ def _training(m: dict, c: dict) -> str:
             f"{d['transfer_sentences']:,} transfer sentences ({kinds}); {d['total_s'] / 60:.1f} minutes on "
             f"{d['device']}. Ship rule (dev): macro-F1 {s['macro']['f1']:.4f} against the teacher's "
             f"{t['macro']['f1']:.4f} (allowed: 0.5 points below), false positives {s['compliant_false_positive_rate']:.2%} "
-            f"against {t['compliant_false_positive_rate']:.2%} (allowed: not higher).{_hardening(d.get('hardening'))} "
+            f"against {t['compliant_false_positive_rate']:.2%} (allowed: not higher).{_hardening(d.get('hardening'), d.get('derived_from'))} "
             f"Evidence head against {_evidence_reference(d)} on dev: token F1 {d['dev_evidence_token_f1']['f1']:.3f} "
             f"(precision {d['dev_evidence_token_f1']['precision']:.3f}, recall {d['dev_evidence_token_f1']['recall']:.3f}).")
 
@@ -67,7 +70,7 @@ def _evidence_reference(d: dict) -> str:
     return f"the {h['evidence_token_f1']['reference']}" if h and "after" in h["evidence_token_f1"] else "the teacher's occlusion"
 
 
-def _hardening(h: dict | None) -> str:
+def _hardening(h: dict | None, derived: dict | None = None) -> str:
     if not h:
         return ""
     b, a = h["dev_wrapped_before"], h["dev_wrapped_after"]
@@ -77,7 +80,7 @@ def _hardening(h: dict | None) -> str:
             f"minutes on CPU; the ship-rule figures above are the hardened model's. On dev lines dressed the same way "
             f"(training's wrapping lists), the model alone missed {b['bypass']:.1%} of the violations it caught bare "
             f"before and {a['bypass']:.1%} after, and flagged {b['false_alarm']:.1%} / {a['false_alarm']:.1%} of the "
-            f"compliant lines it left bare.")
+            f"compliant lines it left bare.{' It started from ' + derived['model'] + ' read back from its int8 export.' if derived else ''}")
 
 
 def render(model_dir: Path) -> str:

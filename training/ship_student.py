@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         "distillation": {k: run[k] for k in ("layer_map", "transfer_sentences", "transfer_by_kind", "flagged_by_teacher",
                                               "occlusion_sentences", "dev_teacher", "dev_student", "dev_macro_f1_gap",
                                               "shippable", "dev_evidence_token_f1", "timings_s", "total_s", "device",
-                                              "test_teacher_torch", "hardening") if k in run},
+                                              "test_teacher_torch", "hardening", "derived_from") if k in run},
         "train_examples": run["transfer_sentences"], "public_train_examples": sum(
             v for k, v in run["transfer_by_kind"].items() if k in ("public", "neutral")),
         "dev_examples": len(dev), "test_examples": len(test),
