@@ -3,12 +3,15 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run train teacher distill harden train-ner bench clean
+.PHONY: install test run train teacher student distill harden train-ner bench clean
 
 # The 12-layer teacher lives outside models/: models/ ships the distilled student.
 TEACHER := training/.work/teacher
 # the commit whose models/nlp_guard-zh holds teacher 0.4.0, the one the shipped student was distilled from
 TEACHER_COMMIT := 502335b
+# the commit whose models/nlp_guard-zh holds student 0.5.0, the one 0.6.0 was hardened from
+STUDENT_COMMIT := 69e0fa3
+STUDENT_EXPORT := training/.work/student-0.5.0
 
 install: $(STAMP)
 
@@ -39,11 +42,18 @@ distill: install
 	$(PY) -m training.distill --teacher $(TEACHER) --epochs 1.96
 	$(PY) -m training.ship_student --teacher $(TEACHER)
 
+# 0.5.0 from git history, read back from its int8 export into training/.work/student (its fp16 weights are gone)
+student: install
+	mkdir -p $(STUDENT_EXPORT)
+	for f in model.onnx tokenizer.json config.json metrics.json MODEL_CARD.md; do \
+	  git show $(STUDENT_COMMIT):models/nlp_guard-zh/$$f > $(STUDENT_EXPORT)/$$f || exit 1; done
+	$(PY) -m training.student_from_model --model $(STUDENT_EXPORT)
+
 # after distill: the student it wrote (training/.work/student) learns to read service wrapping as noise;
-# without that folder, the shipped student is read back from its int8 export
+# without that folder, 0.5.0 is restored and read back (`make student`)
 harden: install
 	test -f $(TEACHER)/model.onnx || $(MAKE) teacher
-	test -f training/.work/student/student_config.json || $(PY) -m training.student_from_model
+	test -f training/.work/student/student_config.json || $(MAKE) student
 	test -f training/.work/transfer/transfer.jsonl.gz || $(PY) -m training.transfer
 	$(PY) -m training.harden
 	$(PY) -m training.ship_student --student training/.work/hardened --teacher $(TEACHER) --version nlp_guard-zh-0.6.0

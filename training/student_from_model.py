@@ -1,6 +1,7 @@
 """Read the shipped student back from its export into a training folder, to fine-tune it further.
 
     python -m training.student_from_model [--model models/nlp_guard-zh] [--out training/.work/student]
+    make student    # 0.5.0, the student 0.6.0 was hardened from, restored from git history first
 
 Why: ``training.harden`` starts from the fp16 weights ``training.distill`` writes, and those live
 in ``training/.work`` (a lent GPU machine made 0.5.0's; they are not in git). Without them the only
