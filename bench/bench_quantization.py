@@ -51,11 +51,12 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="nlp_guard_quant_"))
     export_onnx(net, work / "fp32.onnx", cfg["bert"]["vocab_size"])
     train = [normalize(r["text"]).text for r in read_split(ROOT / "training" / "data", "train") if r.get("speaker") != "customer"]
-    calibration, _ = Encoder(args.model / "tokenizer.json", cfg["max_length"]).encode(train[::CALIBRATION_EVERY])
+    enc = Encoder(args.model / "tokenizer.json", cfg["max_length"])
+    calibration, _ = enc.encode(train[::CALIBRATION_EVERY])
     shipped_fp32 = json.loads((args.model / "config.json").read_text("utf-8")).get("quantization", {}).get("fp32_layers", [])
 
     def static(src: Path, dst: Path, keep: list[str]) -> None:
-        quantize_static_int8(src, dst, keep, calibration=calibration, max_length=cfg["max_length"], pad_id=1)
+        quantize_static_int8(src, dst, keep, calibration=calibration, max_length=cfg["max_length"], pad_id=enc.pad)
 
     lines = []
     for scheme, quantize, keep in [("dynamic, all int8", quantize_int8, []),

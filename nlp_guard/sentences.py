@@ -26,6 +26,11 @@ _END = regex.compile(r"[。!?;…]+|\.{3,}")
 MIN_CHARS = 4  # shorter pieces (好的。) carry no violation of their own
 
 
+def _ends(text: str) -> set[int]:
+    """Where a sentence ends at punctuation."""
+    return {m.end() for m in _END.finditer(text)}
+
+
 def _cut(text: str, cuts: set[int]) -> list[tuple[int, int]]:
     """``text`` cut at ``cuts``, pieces trimmed; pieces under MIN_CHARS dropped; empty when one is left."""
     spans, start = [], 0
@@ -48,7 +53,7 @@ def sentence_spans(norm: Normalized) -> list[tuple[int, int]]:
     padding bypass (36% → 18%). A line break inside a word (``账\n户``) is a dodge, not a
     sentence end: with it, line breaks dressed as mid-sentence cuts flagged 15 of 253
     compliant lines, without it 8 (``bench/bench_adversarial.py``)."""
-    cuts = {m.end() for m in _END.finditer(norm.text)}
+    cuts = _ends(norm.text)
     lines = {i for i in norm.breaks if "\n" in norm.original[norm.ends[i - 1]:norm.starts[i]]}
     if lines:
         cuts |= lines & {start for _, start, _ in segmenter_for().tokenize(norm.text)}
@@ -95,7 +100,7 @@ def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> tuple[list[tuple[st
     rest = "".join(text[i] for i in kept)
     if len(rest.strip()) < MIN_CHARS:
         return pieces, 0
-    unpadded = [(rest, kept)] + [(rest[s:e], kept[s:e]) for s, e in _cut(rest, {m.end() for m in _END.finditer(rest)})]
+    unpadded = [(rest, kept)] + [(rest[s:e], kept[s:e]) for s, e in _cut(rest, _ends(rest))]
     return pieces + unpadded, len(unpadded)
 
 

@@ -75,6 +75,12 @@ class HardenArgs:
             raise ValueError("epochs, lr and batch_size must be positive")
 
 
+def _in_repo(path: str) -> str:
+    """A path as the record keeps it: relative to the repository when inside it (no machine paths in models/)."""
+    p = Path(path)
+    return str(p.relative_to(ROOT)) if p.is_absolute() and p.is_relative_to(ROOT) else path
+
+
 def dressed_rate(probs_bare: np.ndarray, probs_dressed: np.ndarray, th: np.ndarray, violating: np.ndarray) -> dict:
     """Of the violating lines the model flags bare, the share it misses dressed (a model-level
     bypass); of the compliant lines it leaves bare, the share it flags dressed."""
@@ -216,8 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     metrics = {**run, "student_thresholds": th, "student_thresholds_best_f1": best_f1_th, "dev_student": student_dev, "dev_macro_f1_gap": round(gap, 4),
                "shippable": shippable, "test_student_torch": test_report,
                "dev_evidence_token_f1": evidence.get("after", run["dev_evidence_token_f1"]),
-               "hardening": {"args": asdict(args), "from": str(source_dir.relative_to(ROOT) if source_dir.is_relative_to(ROOT)
-                                                                 else source_dir),
+               "hardening": {"args": {k: _in_repo(v) if isinstance(v, str) else v for k, v in asdict(args).items()},
+                             "from": _in_repo(str(source_dir)),
                              "dressed_lines": len(dressed_ids), "anchors": len(anchor_ids), "steps": steps,
                              "dev_before": before["dev"], "dev_wrapped_before": before["dev_wrapped"],
                              "dev_wrapped_after": after_wrapped, "evidence_token_f1": evidence,
