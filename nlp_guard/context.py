@@ -58,10 +58,17 @@ class ContextFilter:
         return None
 
     def _mask(self, before: str) -> str:
-        """``before`` with the words that only look like negation (不要脸, 不会放过) blanked out."""
+        """``before`` with the words that only look like negation (不要脸, 不会放过) blanked out.
+
+        Every occurrence is blanked at once, overlaps included, so that blanking one word cannot
+        leave a negator behind from another (不要以为 + 以为我们不会 in "不要以为我们不会")."""
+        blank = [False] * len(before)
         for word in self.context.non_negators:
-            before = before.replace(word, "|")
-        return before
+            i = before.find(word)
+            while i != -1:
+                blank[i:i + len(word)] = [True] * len(word)
+                i = before.find(word, i + 1)
+        return "".join("|" if b else ch for ch, b in zip(before, blank))
 
     def _closed(self, window: str) -> str:
         """``window`` with allow-listed phrases blanked out: a complete protective phrase (谨防诈骗,

@@ -39,6 +39,27 @@ CASES = [
     ("再不还钱后果自负，如有疑问请拨打客服", "后果自负", None),
     ("如有人说要拘留你，请立即报警", "拘留", "protective cue '如有人'"),
     ("但什么子女不能考公、要坐牢，那都是谣言", "坐牢", "condemned by"),
+    # negations and warnings as lawful scripts write them (policy 2026.12.2) …
+    ("民事纠纷，不涉及刑事责任", "刑事责任", "negated by '不涉及'"),
+    ("不存在坐牢或者影响孩子上学这种事", "坐牢", "negated by '不存在'"),
+    ("我们这边从来不喊人卖车还钱的", "卖车还", "negated by '从来不'"),
+    ("我们没说要抓你", "抓你", "negated by '没说'"),
+    ("可以申请分期，千万别去借网贷来还", "借网贷", "negated by '千万别'"),
+    ("您别去找高利贷，也别借网贷来还我们", "借网贷", "negated by '也别'"),
+    ("但不会像有些人说的那样要坐牢", "坐牢", "negated by '不会'"),  # 12 characters back
+    ("坐牢不至于，但征信是实打实的", "坐牢", "protective cue '不至于'"),
+    ("最近有骗子冒充咱们客服加微信", "骗子", "allow-listed"),
+    ("那个不还钱就拘留的电话，那都是骗子", "骗子", "allow-listed"),
+    ("凡是让您转到私人卡上的请一律拒绝", "转到私人卡", "condemned by"),
+    # … and the same words in a collector's mouth
+    ("别以为我们不敢去找你单位", "找你单位", None),
+    ("你不要以为我们不会上门抓你", "抓你", None),
+    ("你以为我们不会告诉你家人", "告诉你家人", None),
+    ("千万别逼我们去找你单位", "找你单位", None),
+    ("别怪我们告诉你家人", "告诉你家人", None),
+    ("不存在商量的余地，明天就抓你", "抓你", None),
+    ("你这个骗子冒充什么好人", "骗子", None),                  # 有骗子冒充 protects, 骗子冒充 does not
+    ("你们全家都是骗子", "骗子", None),                        # only 那都是骗子 points away from the reader
 ]
 
 # (original text with whitespace, the hit, whether a cue across the whitespace may still suppress it)
@@ -86,6 +107,8 @@ BYPASSES = [
     ("我们不会催他还这笔借款，请您转告他", "emergency_contact", "block", "privacy.third_party_disclosure"),
     ("谨防诈骗：他在借呗的借款已逾期", "third_party", "block", "privacy.third_party_disclosure"),
     ("不会放过你的老赖", "debtor", "block", "abuse.insult"),
+    ("你不要以为我们不会上门抓你", "debtor", "block", "deception.false_legal"),
+    ("千万别逼我们去找你单位", "debtor", "block", "threat.exposure"),
 ]
 
 # honest negatives: the same devices used for what they are for
@@ -97,6 +120,10 @@ HONEST = [
     ("“您好”，本月账单已出，请按时还款“谢谢”", "debtor"),
     ("我们不会称呼您为老赖，只是提醒您月底前还款。", "debtor"),
     ("之前有同事跟您说“再不还就去你单位闹”，这种话是严重违规的，向您道歉。", "debtor"),
+    ("民事纠纷不涉及刑事责任，但判决后会强制执行。", "debtor"),
+    ("千万别去借网贷来还，有困难咱们商量分期。", "debtor"),
+    ("请直接联系您的客户经理核实。", "debtor"),
+    ("最近有骗子冒充咱们客服加微信，千万别转账。", "debtor"),
 ]
 
 
