@@ -41,3 +41,21 @@ def test_thresholds_within_fpr_stop_where_no_threshold_clears_a_row() -> None:
     y = np.array([[1.0], [0.0]])
     probs = np.array([[0.99], [0.99]])  # the compliant row scores above every grid point
     assert thresholds_within_fpr(y, probs, ["a"], {"a": 0.5}, 0.0) == {"a": 0.5}
+
+
+@pytest.mark.parametrize(("fixed_row", "max_fpr", "expected"), [
+    (None, 0.25, {"a": 0.62, "b": 0.5}),           # without rules: one row to clear, as above
+    ([False, True], 0.25, {"a": 0.62, "b": 0.56}),  # a rule flags another compliant row: both model rows must go
+    ([True, False], 0.25, {"a": 0.5, "b": 0.56}),   # a rule already flags row 2: clearing it by threshold is no use
+])
+def test_thresholds_within_fpr_count_what_the_rules_flag(fixed_row: list[bool] | None, max_fpr: float,
+                                                         expected: dict) -> None:
+    """Rows 2 and 3 are compliant rows the model flags (a at 0.6, b at 0.55); ``fixed_row`` is what the
+    rules flag on compliant row 4 (index 4) or row 2 (index 2), as the Guard would."""
+    y = np.array([[1, 0], [0, 1], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=float)
+    probs = np.array([[0.9, 0.1], [0.1, 0.9], [0.6, 0.1], [0.1, 0.55], [0.2, 0.2], [0.1, 0.1], [0.1, 0.1], [0.1, 0.1]])
+    fixed = None
+    if fixed_row is not None:
+        fixed = np.zeros(probs.shape, bool)
+        fixed[2 if fixed_row[0] else 4, 0] = True
+    assert thresholds_within_fpr(y, probs, ["a", "b"], {"a": 0.5, "b": 0.5}, max_fpr, fixed) == pytest.approx(expected)

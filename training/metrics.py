@@ -45,23 +45,31 @@ def multilabel_report(y: np.ndarray, probs: np.ndarray, th: np.ndarray, labels: 
 
 
 def thresholds_within_fpr(y: np.ndarray, probs: np.ndarray, labels: list[str], start: dict[str, float],
-                          max_fpr: float) -> dict[str, float]:
+                          max_fpr: float, fixed: np.ndarray | None = None) -> dict[str, float]:
     """``start`` raised, step by step, until the share of compliant rows with any label at or
     above its threshold is at most ``max_fpr``. A step raises one label to the lowest grid
     point that clears at least one more compliant row; of the labels' steps, the one that
     keeps the most macro-F1 is taken. Where no step clears a row, the thresholds reached are
     returned (the rate is then reported as it is).
+    ``fixed`` (rows × labels, bool) marks what fires whatever the thresholds, the policy's rules
+    beside the model: a compliant row a rule flags costs the cap all the same and no threshold
+    clears it, and a rule's hit counts towards its label's F1.
     The ship rule caps the false-positive rate; a calibration that ignores the cap ships a
     model that fails it for want of a threshold."""
     grid = np.round(np.arange(0.10, 0.96, 0.02), 2)
     clean = y.sum(axis=1) == 0
+    always = np.zeros(probs.shape, bool) if fixed is None else fixed.astype(bool)
     th = dict(start)
 
+    def fired(t: dict[str, float]) -> np.ndarray:
+        return (probs >= np.array([t[lab] for lab in labels])) | always
+
     def fp_rows(t: dict[str, float]) -> int:
-        return int((probs[clean] >= np.array([t[lab] for lab in labels])).any(axis=1).sum())
+        return int(fired(t)[clean].any(axis=1).sum())
 
     def macro(t: dict[str, float]) -> float:
-        return float(np.mean([prf(y[:, j], (probs[:, j] >= t[lab]).astype(float))["f1"] for j, lab in enumerate(labels)]))
+        pred = fired(t).astype(float)
+        return float(np.mean([prf(y[:, j], pred[:, j])["f1"] for j in range(len(labels))]))
 
     while clean.any() and fp_rows(th) / clean.sum() > max_fpr:
         now = fp_rows(th)

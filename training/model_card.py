@@ -83,6 +83,19 @@ def _hardening(h: dict | None, derived: dict | None = None) -> str:
             f"compliant lines it left bare.{' It started from ' + derived['model'] + ' read back from its int8 export.' if derived else ''}")
 
 
+def _thresholds(m: dict) -> str:
+    r = m.get("recalibration")
+    if not r:
+        return f"calibrated on dev, {m['dev_examples']:,} examples"
+    g = r["guard_dev_and_calibration"]
+    c = r["compliant_lines"]
+    return (f"calibrated on dev, {m['dev_examples']:,} examples, then raised (`python -m training.recalibrate`) until "
+            f"rules + model flag at most {r['guard_fpr_cap']:.1%} of the {c['dev'] + c['calibration']:,} compliant lines "
+            f"of dev and the held-out calibration slices ({r['calibration_lines']['kept']:,} authored lines no training "
+            f"run reads): {g['before']['compliant_false_positive_rate']:.2%} → {g['after']['compliant_false_positive_rate']:.2%}, "
+            f"macro-F1 {g['before']['macro']['f1']:.3f} → {g['after']['macro']['f1']:.3f}; from {r['from']}, same weights")
+
+
 def render(model_dir: Path) -> str:
     m = json.loads((model_dir / "metrics.json").read_text("utf-8"))
     c = json.loads((model_dir / "config.json").read_text("utf-8"))
@@ -99,7 +112,7 @@ messages, used by `nlp_guard.Guard` together with the policy pack's rules.
 - **Serving format:** int8 ONNX, {size:.1f} MiB: {_quantization(c.get('quantization'))};
   tokenizer and calibrated thresholds beside it; loaded from local files only.
 - **Training:** {_training(m, c)}
-- **Thresholds** (calibrated on dev, {m['dev_examples']:,} examples; scores are rescaled so each lands on 0.5):
+- **Thresholds** ({_thresholds(m)}; scores are rescaled so each lands on 0.5):
   {', '.join(f'{k} {v:.2f}' for k, v in m['thresholds'].items())}.
 
 ## Data and licences
