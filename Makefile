@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run train teacher student distill harden train-ner bench clean
+.PHONY: install test run train teacher student distill harden recalibrate train-ner bench clean
 
 # The 12-layer teacher lives outside models/: models/ ships the distilled student.
 TEACHER := training/.work/teacher
@@ -57,6 +57,12 @@ harden: install
 	test -f training/.work/transfer/transfer.jsonl.gz || $(PY) -m training.transfer
 	$(PY) -m training.harden
 	$(PY) -m training.ship_student --student training/.work/hardened --teacher $(TEACHER) --version nlp_guard-zh-0.6.0
+
+# 0.6.1: 0.6.0's weights, thresholds raised on dev + training/data/calibration (run after harden)
+recalibrate: install
+	test -f $(TEACHER)/model.onnx || $(MAKE) teacher
+	test -f training/.work/hardened/student_config.json || $(MAKE) harden
+	$(PY) -m training.recalibrate --version nlp_guard-zh-0.6.1
 
 train-ner: install
 	$(PY) -m training.train_ner

@@ -59,9 +59,10 @@ class Window:
     category that an earlier agent turn already violates on its own is added to this turn
     only when the turn raises the model's score for it: the window's logit exceeds every
     earlier turn's own strength (model or rule score) by ``lift`` or more (你知道后果的 after naming the parents' address),
-    which a polite turn after a threat does not (it dilutes the score). A category that no
-    turn shows alone is added only when the model scores the window at ``confirm`` or more
-    (calibrated, where 0.5 is the category's threshold)."""
+    which a polite turn after a threat does not (it dilutes the score). Either way the model must
+    score the window at ``confirm`` or more (calibrated, where 0.5 is the category's threshold).
+    Asking ``confirm`` only of the categories no turn shows alone was measured with 0.6.1: one
+    more false positive on dev mixed calls and three on test, recall unchanged."""
 
     agent_turns: int = 1
     customers: bool = False
