@@ -21,7 +21,6 @@ from .finding import Finding
 from .model import find_model_dir, load_classifier
 from .normalize import Normalized, normalize
 from .pii import analyze
-from .pii.ner import prefetch as prefetch_names
 from .pii.ner import prefetch_beside
 from .policy import PolicyPack, default_policy
 from .recipient import RECIPIENTS, RecipientRule
@@ -180,17 +179,17 @@ class Guard:
         message and its sentences, ``nlp_guard.sentences``) and which view set each score, with
         an evidence head's marked words (one classifier call)."""
         norms = [normalize(m.text) for m in messages]
-        if self.classifier is None:
-            views = None
-            prefetch_names([n.cased for n in norms])
-        else:  # the NER runs on its own thread while the classifier runs (both release the GIL)
-            names = prefetch_beside([n.cased for n in norms])
-            views = score_views(self.classifier, norms, self.explain == "head", self.rules.context.allow_list)
-            names.result()
+        # the NER runs on its own thread while the classifier and the rules run: its matrix products and
+        # parser, like ONNX Runtime, let go of the GIL; only the PII recognizers wait for its names
+        names = prefetch_beside([n.cased for n in norms])
+        views = None if self.classifier is None else score_views(
+            self.classifier, norms, self.explain == "head", self.rules.context.allow_list)
+        matched = [self.rules.match(n.text, m.recipient, n.breaks) for m, n in zip(messages, norms, strict=True)]
+        names.result()
         scores: list[dict[str, float] | None] = list(views.scores) if views else [None] * len(norms)
         pii = [analyze(n.cased) for n in norms]
-        findings = [self.rules.match(n.text, m.recipient, n.breaks) + self.recipient_rule.check(n.text, m.recipient, found)
-                    for m, n, found in zip(messages, norms, pii, strict=True)]
+        findings = [hits + self.recipient_rule.check(n.text, m.recipient, found)
+                    for m, n, hits, found in zip(messages, norms, matched, pii, strict=True)]
         return norms, findings, scores, Detected(views, pii)
 
     def _decide(self, messages: Sequence[Message], norms: Sequence[Normalized], findings: Sequence[list[Finding]],

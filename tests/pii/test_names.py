@@ -276,18 +276,47 @@ class _Quiet:
 
 @pytest.mark.slow
 def test_names_found_beside_the_classifier_match_the_names_found_in_line(shipped: NerModel) -> None:
-    """With a classifier, the NER runs on its own thread during the classifier call: the PII must be
-    what the rules-only Guard (NER in line) finds."""
+    """The Guard runs the NER on its own thread while the classifier and the rules run: its PII must be
+    what the recognizers find with the NER run in line, one text at a time."""
     from nlp_guard import Message
+    from nlp_guard.normalize import normalize
 
     texts = ["您好，您是刘晓梅的紧急联系人，麻烦转告她回电。", "贵司杭州宏远建筑工程有限公司作为保证人，应履行保证责任。",
              "王建国先生，您的账单已逾期，请尽快还款。", "请按时还款，谢谢。"] * 9
+    guard = Guard(classifier=_Quiet())
+    in_line = []
+    for t in texts:
+        shipped.clear()
+        n = normalize(t)
+        in_line.append(guard.engine.pii(n, analyze(n.cased)))
     shipped.clear()
-    in_line = [d.pii for d in Guard().check_many([Message(t) for t in texts], suggest=False)]
-    shipped.clear()
-    beside = [d.pii for d in Guard(classifier=_Quiet()).check_many([Message(t) for t in texts], suggest=False)]
+    beside = [d.pii for d in guard.check_many([Message(t) for t in texts], suggest=False)]
     assert beside == in_line
     assert {"person", "organization"} <= {p.type for ps in beside for p in ps}
+
+
+@pytest.mark.slow
+def test_numpy_products_find_what_blis_finds(shipped: NerModel) -> None:
+    """``load_ner`` multiplies with numpy (OpenBLAS) instead of thinc's blis, for speed: on dev agent
+    lines and the name cases above, every entity and its offsets must be the same with either."""
+    import json
+    import random
+
+    from thinc.api import NumpyOps
+
+    rows = [json.loads(line) for line in (Path(__file__).parents[2] / "training" / "data" / "dev.jsonl")
+            .read_text("utf-8").splitlines()]
+    texts = [r["text"] for r in random.Random(11).sample(rows, 300)]
+    texts += ["陶立轩是一位62岁的男性软件开发工程师，持有身份证号330106196012139416。",
+              "贵司杭州宏远建筑工程有限公司作为保证人，应履行保证责任。"]
+    fast = [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in shipped.nlp.pipe(texts)]
+    assert not shipped.nlp.get_pipe("ner").model.ops.use_blis
+    blis = NumpyOps()
+    for node in shipped.nlp.get_pipe("ner").model.walk():
+        node.ops = blis
+    reference = [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in shipped.nlp.pipe(texts)]
+    assert fast == reference
+    assert sum(map(len, reference)) >= 10
 
 
 def test_a_failure_on_the_ner_thread_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
