@@ -171,8 +171,12 @@ def use_numpy_products(nlp: Any) -> None:
     (Guard throughput with the NER fell to 0.62x of without it; one thread: 0.83x).
     """
     from thinc.api import NumpyOps
-    from threadpoolctl import threadpool_limits
 
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # OpenBLAS's threads cannot be held to one: blis (slower alone) is faster here
+        log.info("threadpoolctl not installed; the NER keeps thinc's blis products")
+        return
     threadpool_limits(1, user_api="blas")
     ops = NumpyOps(use_blis=False)
     for _, component in nlp.pipeline:

@@ -335,3 +335,19 @@ def test_the_ner_thread_is_made_again_in_a_forked_child(monkeypatch: pytest.Monk
     monkeypatch.setattr(ner._Beside, "pid", -1)  # as a forked child sees it: the pool's thread is the parent's
     ner.prefetch_beside([]).result()
     assert ner._Beside.pool is not parent and ner._Beside.pid == __import__("os").getpid()
+
+
+@pytest.mark.parametrize(("threadpoolctl_installed", "uses_blis"), [(True, False), (False, True)])
+def test_numpy_products_only_where_blas_threads_can_be_held(monkeypatch: pytest.MonkeyPatch,
+                                                            threadpoolctl_installed: bool, uses_blis: bool) -> None:
+    """Without threadpoolctl, OpenBLAS could run two threads against ONNX Runtime: the NER keeps blis."""
+    import sys
+
+    import spacy
+
+    if not threadpoolctl_installed:
+        monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("ner")
+    ner.use_numpy_products(nlp)
+    assert {node.ops.use_blis for node in nlp.get_pipe("ner").model.walk()} == {uses_blis}
