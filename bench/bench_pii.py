@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.results_md import write_section  # noqa: E402
 from thinc.api import NumpyOps  # noqa: E402
 
+from bench.results_md import write_section  # noqa: E402
 from nlp_guard import Guard, Message  # noqa: E402
 from nlp_guard.normalize import normalize  # noqa: E402
 from nlp_guard.pii import analyze, registry  # noqa: E402
@@ -89,11 +89,6 @@ def throughput(guard: Guard, msgs: list[Message]) -> float:
     return len(msgs) / (time.perf_counter() - t0)
 
 
-def set_ops(model: ner.NerModel, ops: object) -> None:
-    for node in model.nlp.get_pipe("ner").model.walk():
-        node.ops = ops
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rules-only", action="store_true", help="Guard without the classifier")
@@ -120,12 +115,12 @@ def main() -> None:
         row = []
         for enabled, ops in ((False, shipped_ops), (True, shipped_ops), (True, NumpyOps())):
             ner.set_enabled(enabled)
-            set_ops(model, ops)
+            ner.set_ops(model.nlp, ops)
             model.clear()
             row.append(throughput(guard, msgs))
         rounds.append((row[0], row[1], row[2]))
     ner.set_enabled(True)
-    set_ops(model, shipped_ops)
+    ner.set_ops(model.nlp, shipped_ops)
     ratios = sorted(on / off for off, on, _ in rounds)
     blis_ratios = sorted(blis / off for off, _, blis in rounds)
     speed = [statistics.median(r[i] for r in rounds) for i in range(3)]

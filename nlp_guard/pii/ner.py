@@ -178,7 +178,11 @@ def use_numpy_products(nlp: Any) -> None:
         log.info("threadpoolctl not installed; the NER keeps thinc's blis products")
         return
     threadpool_limits(1, user_api="blas")
-    ops = NumpyOps(use_blis=False)
+    set_ops(nlp, NumpyOps(use_blis=False))
+
+
+def set_ops(nlp: Any, ops: Any) -> None:
+    """Run every layer of the pipeline's components on ``ops`` (thinc keeps one per layer)."""
     for _, component in nlp.pipeline:
         model = getattr(component, "model", None)
         if model is not None:

@@ -233,20 +233,25 @@ def test_ner_time_budget_is_logged(stand_in, monkeypatch: pytest.MonkeyPatch, ca
     assert found == [0] and "NER stopped" in caplog.text
 
 
+def _dev_rows() -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in (Path(__file__).parents[2] / "training" / "data" / "dev.jsonl")
+            .read_text("utf-8").splitlines()]
+
+
 @pytest.mark.slow
 def test_names_found_in_screening_batches_match_one_text_at_a_time(shipped: NerModel) -> None:
     """Guard runs the NER once per screening batch (``prefetch``) and skips spaCy's pipe when every
     text is remembered. On a fixed sample of dev agent lines, each message's PII (names and
     organisations included, with their offsets and scores) must be what a cold run of the recognizers
     on that message alone finds."""
-    import json
     import random
 
     from nlp_guard import Message
     from nlp_guard.normalize import normalize
 
-    rows = [json.loads(line) for line in (Path(__file__).parents[2] / "training" / "data" / "dev.jsonl")
-            .read_text("utf-8").splitlines()]
+    rows = _dev_rows()
     texts = [r["text"] for r in random.Random(7).sample([r for r in rows if r.get("speaker") != "customer"], 160)]
     texts += ["您好，您是刘晓梅的紧急联系人，麻烦转告她回电。", "贵司杭州宏远建筑工程有限公司作为保证人，应履行保证责任。"]
     guard = Guard()
@@ -297,23 +302,19 @@ def test_names_found_beside_the_classifier_match_the_names_found_in_line(shipped
 
 @pytest.mark.slow
 def test_numpy_products_find_what_blis_finds(shipped: NerModel) -> None:
-    """``load_ner`` multiplies with numpy (OpenBLAS) instead of thinc's blis, for speed: on dev agent
+    """``load_ner`` multiplies with numpy (OpenBLAS) instead of thinc's blis, for speed: on dev
     lines and the name cases above, every entity and its offsets must be the same with either."""
-    import json
     import random
 
     from thinc.api import NumpyOps
 
-    rows = [json.loads(line) for line in (Path(__file__).parents[2] / "training" / "data" / "dev.jsonl")
-            .read_text("utf-8").splitlines()]
+    rows = _dev_rows()
     texts = [r["text"] for r in random.Random(11).sample(rows, 300)]
     texts += ["陶立轩是一位62岁的男性软件开发工程师，持有身份证号330106196012139416。",
               "贵司杭州宏远建筑工程有限公司作为保证人，应履行保证责任。"]
     fast = [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in shipped.nlp.pipe(texts)]
     assert not shipped.nlp.get_pipe("ner").model.ops.use_blis
-    blis = NumpyOps()
-    for node in shipped.nlp.get_pipe("ner").model.walk():
-        node.ops = blis
+    ner.set_ops(shipped.nlp, NumpyOps())
     reference = [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in shipped.nlp.pipe(texts)]
     assert fast == reference
     assert sum(map(len, reference)) >= 10
