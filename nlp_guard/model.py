@@ -39,13 +39,17 @@ class ModelConfig:
     max_length: int
     stride: int
     layers: int
+    #: a text's scores do not depend on what it is batched with: static int8 (fixed activation
+    #: ranges); dynamic int8 scales activations over the batch. Scans rely on it to batch freely.
+    batch_invariant: bool = False
 
     @classmethod
     def read(cls, path: Path) -> ModelConfig:
         try:
             raw = json.loads(path.read_text("utf-8"))
             cfg = cls(str(raw["version"]), tuple(raw["labels"]), {k: float(v) for k, v in raw["thresholds"].items()},
-                      int(raw.get("max_length", 128)), int(raw.get("stride", 32)), int(raw.get("layers", 12)))
+                      int(raw.get("max_length", 128)), int(raw.get("stride", 32)), int(raw.get("layers", 12)),
+                      str((raw.get("quantization") or {}).get("int8", "")).startswith("static"))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{path} is not a valid model config ({type(exc).__name__}: {exc}); "
                              "it needs version, labels, thresholds") from None

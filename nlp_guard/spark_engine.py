@@ -4,8 +4,12 @@
     results = scan_dataframe(spark.table("qa.call_transcripts").select("id", "turns", "agent_id", "call_time"))
 
 Each input record becomes exactly the JSON object the local engine writes
-(``nlp_guard.batch.screen_records``, a block of input lines per ``check_many`` call,
-as locally), so results match the local engine record for record. Screening runs in ``mapInPandas``; the Guard (policy pack and, when
+(``nlp_guard.batch.screen_records``, a block of input lines per ``check_many`` call),
+so results match the local engine record for record. Records are numbered on the JVM
+and screened in the input's own partitions: a record's result does not depend on its batch
+neighbours (rules, and a static-int8 model: ``ModelConfig.batch_invariant``); only a model
+without that guarantee costs a shuffle that re-cuts partitions at the local engine's block
+boundaries. Screening runs in ``mapInPandas``; the Guard (policy pack and, when
 installed, the ONNX model) is built once per executor Python process by a
 module-level lazy singleton (``executor_guard``) and reused by every batch and
 task that process runs (Spark reuses Python workers by default).
@@ -44,8 +48,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .batch import CHUNK, GuardSpec, Record, blocks, csv_line_record, parse_line, record_id, screen_records
-from .errors import InputError, RecordError
+from .errors import InputError, ModelError, RecordError
 from .guard import Guard
+from .model import check_model_dir, find_model_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -56,6 +61,7 @@ __all__ = ["INPUT_FORMATS", "PARQUET_DDL", "RESULT_DDL", "executor_guard", "get_
 
 RESULT_DDL = "line long, id string, decision string, error string, result string"
 INPUT_FORMATS = ("jsonl", "csv", "txt", "parquet")
+DECISIONS = ("allow", "flag", "block")
 _EVIDENCE = "array<struct<start:int,end:int,text:string>>"
 _VIOLATIONS = (f"array<struct<category:string,subcategory:string,score:double,source:string,action:string,"
                f"severity:string,evidence:{_EVIDENCE},citations:array<string>,suggestion:string,"
@@ -161,11 +167,24 @@ def get_session(master: str = "local[*]", app_name: str = "nlp-guard scan") -> S
     return spark
 
 
-def _numbered(spark: SparkSession, path: str, partitions: int | None) -> Any:
-    """(1-based line number, line) for every line of a text input, blank ones included."""
+def _lines_frame(spark: SparkSession, jrdd: Any) -> DataFrame:
+    """(1-based line number, payload) for a JVM RDD of strings, numbered on the JVM.
+
+    ``zipWithIndex`` there counts each partition and numbers it without a Python worker; numbering
+    in Python cost a pass that serialised every record out to Python and back."""
+    from pyspark.sql import DataFrame
+    from pyspark.sql import functions as F
+
+    encoders = spark.sparkContext._jvm.org.apache.spark.sql.Encoders
+    pairs = spark._jsparkSession.createDataset(jrdd.zipWithIndex().rdd(),
+                                               encoders.tuple(encoders.STRING(), encoders.LONG()))
+    return DataFrame(pairs.toDF(), spark).select((F.col("_2") + 1).alias("line"), F.col("_1").alias("payload"))
+
+
+def _numbered(spark: SparkSession, path: str, partitions: int | None) -> DataFrame:
+    """(line, line text) for every line of a text input, blank ones included."""
     sc = spark.sparkContext
-    lines = sc.textFile(path, minPartitions=partitions or max(2, sc.defaultParallelism * 4))
-    return lines.zipWithIndex().map(lambda p: (p[1] + 1, p[0]))
+    return _lines_frame(spark, sc._jsc.textFile(path, partitions or max(2, sc.defaultParallelism * 4)))
 
 
 def _prepare_frame(df: DataFrame) -> DataFrame:
@@ -173,8 +192,8 @@ def _prepare_frame(df: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
     payload = df.select(F.to_json(F.struct(*[F.col(f"`{c}`") for c in df.columns])).alias("payload"))
-    numbered = payload.rdd.zipWithIndex().map(lambda p: (p[1] + 1, p[0][0]))
-    return df.sparkSession.createDataFrame(numbered, "line long, payload string")
+    return _lines_frame(df.sparkSession, getattr(payload._jdf, "as")(
+        df.sparkSession.sparkContext._jvm.org.apache.spark.sql.Encoders.STRING()).javaRDD())
 
 
 def read_input(spark: SparkSession, source: str, fmt: str = "auto", *, table: bool = False,
@@ -195,9 +214,9 @@ def read_input(spark: SparkSession, source: str, fmt: str = "auto", *, table: bo
         import csv
 
         first = numbered.first()
-        header = next(csv.reader([first[1].lstrip("\ufeff")])) if first else []
-        numbered = numbered.filter(lambda p: p[0] > 1)
-    return spark.createDataFrame(numbered, "line long, payload string"), fmt, header
+        header = next(csv.reader([first["payload"].lstrip("\ufeff")])) if first else []
+        numbered = numbered.filter("line > 1")
+    return numbered, fmt, header
 
 
 def _whole_blocks(prepared: DataFrame) -> DataFrame:
@@ -213,7 +232,20 @@ def _whole_blocks(prepared: DataFrame) -> DataFrame:
 
 def _scan_prepared(prepared: DataFrame, spec: GuardSpec, kind: str, header: list[str] | None,
                    suggest: bool) -> DataFrame:
-    return _whole_blocks(prepared).mapInPandas(_screen_partition(spec, kind, header, suggest), RESULT_DDL)
+    frame = prepared if _batch_invariant(spec) else _whole_blocks(prepared)
+    return frame.mapInPandas(_screen_partition(spec, kind, header, suggest), RESULT_DDL)
+
+
+def _batch_invariant(spec: GuardSpec) -> bool:
+    """Whether a record's result is the same whatever it is batched with: rules only, or a model
+    whose config says so (static int8). Then the input's own partitions are screened as they are;
+    a model that cannot be read here (a cluster's executors find their own) keeps the shuffle."""
+    if spec.rules_only:
+        return True
+    try:
+        return check_model_dir(find_model_dir(spec.model_dir)).batch_invariant
+    except ModelError:
+        return False
 
 
 def _spec(spark: SparkSession, rules_only: bool, policy_path: str | None, model_dir: str | None) -> GuardSpec:
@@ -272,14 +304,17 @@ def scan_path(spark: SparkSession, source: str, output: str, *, fmt: str = "auto
               model_dir: str | None = None, partitions: int | None = None, suggest: bool = False) -> dict[str, Any]:
     """Read, screen and write; returns a summary (records, errors, decisions) computed from the output."""
     from pyspark import StorageLevel
+    from pyspark.sql import functions as F
 
     spec = _spec(spark, rules_only, policy_path, model_dir)
     prepared, kind, header = read_input(spark, source, fmt, table=table, partitions=partitions)
     results = _scan_prepared(prepared, spec, kind, header, suggest).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         written = write_results(results, output, out_fmt)
-        counts = {r["decision"] or "error": r["count"] for r in results.groupBy("decision").count().collect()}
+        # one aggregate row, not a grouping: a group-by shuffles into spark.sql.shuffle.partitions tasks
+        counts = results.agg(F.count("*").alias("records"), F.count("error").alias("errors"),
+                             *[F.count(F.when(F.col("decision") == k, 1)).alias(k) for k in DECISIONS]).first()
     finally:
         results.unpersist()
-    return {"records": sum(counts.values()), "errors": counts.get("error", 0), "format": written,
-            "decisions": {k: counts.get(k, 0) for k in ("allow", "flag", "block")}}
+    return {"records": counts["records"], "errors": counts["errors"], "format": written,
+            "decisions": {k: counts[k] for k in DECISIONS}}

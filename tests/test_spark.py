@@ -144,6 +144,47 @@ def test_partitions_hold_whole_blocks_in_line_order(spark) -> None:
     assert len({p for parts in part_of_block.values() for p in parts}) > 1
 
 
+def _model_dir(tmp_path: Path, quantization: dict | None) -> str:
+    from nlp_guard.model import REQUIRED_FILES, find_model_dir
+
+    shipped = find_model_dir()
+    out = tmp_path / "model"
+    out.mkdir()
+    for name in REQUIRED_FILES:
+        (out / name).symlink_to(shipped / name)
+    config = json.loads((shipped / "config.json").read_text("utf-8"))
+    config.pop("quantization", None)
+    if quantization is not None:
+        config["quantization"] = quantization
+    (out / "config.json").unlink()
+    (out / "config.json").write_text(json.dumps(config), "utf-8")
+    return str(out)
+
+
+@pytest.mark.parametrize(("rules_only", "quantization", "shuffles"), [
+    (True, None, False),  # rules read one record at a time
+    (False, {"int8": "static QDQ, per-channel MatMul weights"}, False),  # fixed activation ranges
+    (False, {"int8": "dynamic, per-channel MatMul weights"}, True),  # ranges scale with the batch
+    (False, None, True),  # says nothing: assume the worst
+])
+def test_only_a_batch_dependent_model_costs_the_block_shuffle(spark, tmp_path: Path, rules_only: bool,
+                                                              quantization: dict | None, shuffles: bool) -> None:
+    from nlp_guard.batch import GuardSpec
+    from nlp_guard.spark_engine import _scan_prepared
+
+    spec = GuardSpec(rules_only, model_dir=None if rules_only else _model_dir(tmp_path, quantization))
+    frame = spark.createDataFrame([(1, "{}")], "line long, payload string")
+    plan = _scan_prepared(frame, spec, "json", None, False)._jdf.queryExecution().executedPlan().toString()
+    assert ("Exchange" in plan) is shuffles
+
+
+def test_a_model_the_driver_cannot_read_keeps_the_block_shuffle(tmp_path: Path) -> None:
+    from nlp_guard.batch import GuardSpec
+    from nlp_guard.spark_engine import _batch_invariant
+
+    assert not _batch_invariant(GuardSpec(model_dir=str(tmp_path / "on-the-executors-only")))
+
+
 def test_rewrites_only_when_asked_and_as_the_local_engine_writes_them(spark, tmp_path: Path) -> None:
     from nlp_guard.spark_engine import scan_dataframe
 
