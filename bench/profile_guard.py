@@ -21,6 +21,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import nlp_guard.guard as guard_module  # noqa: E402
 from bench.bench_guard import mixed_sample  # noqa: E402
 from nlp_guard import Guard, Message  # noqa: E402
 from nlp_guard.normalize import normalize  # noqa: E402
-from nlp_guard.pii.ner import get_ner  # noqa: E402
+from nlp_guard.pii.ner import get_ner, prefetch  # noqa: E402
 
 
 class Stages:
@@ -66,6 +67,15 @@ class _TimedSession:
         return getattr(self._session, name)
 
 
+def _in_line(texts: list[str]) -> Future[None]:
+    """``prefetch_beside`` run on the caller's thread: the NER's own thread would bill its CPU
+    to whichever stage the caller is in."""
+    done: Future[None] = Future()
+    prefetch(texts)
+    done.set_result(None)
+    return done
+
+
 def least(fn: Callable[[], None], stages: Stages, reps: int, before: Callable[[], None]) -> dict[str, float]:
     """Per stage, the least CPU seconds over ``reps`` passes of ``fn``."""
     best: dict[str, float] = {}
@@ -94,7 +104,8 @@ def main() -> None:
     clf.session = _TimedSession(clf.session, stages)
     stages.wrap(guard_module, "normalize", "normalize")
     stages.wrap(guard_module, "score_views", "classifier views (incl. model forward)")
-    stages.wrap(guard_module, "prefetch_names", "NER over the batch")
+    guard_module.prefetch_beside = _in_line  # one thread, so that process CPU splits cleanly into stages
+    stages.wrap(guard_module, "prefetch_beside", "NER over the batch (in line here; the Guard runs it beside)")
     stages.wrap(guard_module, "analyze", "PII recognizers (NER remembered)")
     stages.wrap(guard.rules, "match", "rules")
     stages.wrap(guard, "_decide", "evidence + policy engine")
