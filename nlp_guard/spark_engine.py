@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from .batch import CHUNK, GuardSpec, Record, blocks, csv_line_record, parse_line, record_id, screen_records
 from .errors import InputError, ModelError, RecordError
 from .guard import Guard
-from .model import check_model_dir, find_model_dir
+from .model import check_model_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -238,12 +238,15 @@ def _scan_prepared(prepared: DataFrame, spec: GuardSpec, kind: str, header: list
 
 def _batch_invariant(spec: GuardSpec) -> bool:
     """Whether a record's result is the same whatever it is batched with: rules only, or a model
-    whose config says so (static int8). Then the input's own partitions are screened as they are;
-    a model that cannot be read here (a cluster's executors find their own) keeps the shuffle."""
+    whose config says so (static int8). Then the input's own partitions are screened as they are.
+    A spec without a model directory (a cluster's executors find their own, which the driver
+    cannot see) or with one the driver cannot read keeps the shuffle."""
     if spec.rules_only:
         return True
+    if spec.model_dir is None:
+        return False
     try:
-        return check_model_dir(find_model_dir(spec.model_dir)).batch_invariant
+        return check_model_dir(spec.model_dir).batch_invariant
     except ModelError:
         return False
 

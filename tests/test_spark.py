@@ -178,11 +178,13 @@ def test_only_a_batch_dependent_model_costs_the_block_shuffle(spark, tmp_path: P
     assert ("Exchange" in plan) is shuffles
 
 
-def test_a_model_the_driver_cannot_read_keeps_the_block_shuffle(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model_dir", [None, "on-the-executors-only"])
+def test_a_model_the_driver_cannot_see_keeps_the_block_shuffle(tmp_path: Path, model_dir: str | None) -> None:
+    """Unresolved (a cluster's executors find their own model) or not on the driver: assume the worst."""
     from nlp_guard.batch import GuardSpec
     from nlp_guard.spark_engine import _batch_invariant
 
-    assert not _batch_invariant(GuardSpec(model_dir=str(tmp_path / "on-the-executors-only")))
+    assert not _batch_invariant(GuardSpec(model_dir=model_dir and str(tmp_path / model_dir)))
 
 
 def test_rewrites_only_when_asked_and_as_the_local_engine_writes_them(spark, tmp_path: Path) -> None:
