@@ -61,7 +61,7 @@ __all__ = ["INPUT_FORMATS", "PARQUET_DDL", "RESULT_DDL", "executor_guard", "get_
 
 RESULT_DDL = "line long, id string, decision string, error string, result string"
 INPUT_FORMATS = ("jsonl", "csv", "txt", "parquet")
-DECISIONS = ("allow", "flag", "block")
+_DECISIONS = ("allow", "flag", "block")
 _EVIDENCE = "array<struct<start:int,end:int,text:string>>"
 _VIOLATIONS = (f"array<struct<category:string,subcategory:string,score:double,source:string,action:string,"
                f"severity:string,evidence:{_EVIDENCE},citations:array<string>,suggestion:string,"
@@ -316,8 +316,8 @@ def scan_path(spark: SparkSession, source: str, output: str, *, fmt: str = "auto
         written = write_results(results, output, out_fmt)
         # one aggregate row, not a grouping: a group-by shuffles into spark.sql.shuffle.partitions tasks
         counts = results.agg(F.count("*").alias("records"), F.count("error").alias("errors"),
-                             *[F.count(F.when(F.col("decision") == k, 1)).alias(k) for k in DECISIONS]).first()
+                             *[F.count(F.when(F.col("decision") == k, 1)).alias(k) for k in _DECISIONS]).first()
     finally:
         results.unpersist()
     return {"records": counts["records"], "errors": counts["errors"], "format": written,
-            "decisions": {k: counts[k] for k in DECISIONS}}
+            "decisions": {k: counts[k] for k in _DECISIONS}}
