@@ -29,6 +29,9 @@ _SOURCE_ROOT = Path(__file__).resolve().parent.parent
 # onnxruntime fuses each residual Add + LayerNormalization into SkipLayerNormalization, whose CPU kernel
 # measured about 5x slower here than the pair it replaces (1.3 ms vs 0.23 ms for 960x384 on 2 cores)
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
+#: how ``training.export`` names static int8 in a config's ``quantization.int8`` (fixed activation
+#: ranges: a text scores the same in any batch); ``ModelConfig.batch_invariant`` reads it
+STATIC_INT8 = "static QDQ"
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,8 @@ class ModelConfig:
     max_length: int
     stride: int
     layers: int
-    #: a text's scores do not depend on what it is batched with: static int8 (fixed activation
-    #: ranges); dynamic int8 scales activations over the batch. Scans rely on it to batch freely.
+    #: a text's scores do not depend on what it is batched with (:data:`STATIC_INT8`); dynamic
+    #: int8 scales activations over the batch. Scans rely on it to batch freely.
     batch_invariant: bool = False
 
     @classmethod
@@ -49,7 +52,7 @@ class ModelConfig:
             raw = json.loads(path.read_text("utf-8"))
             cfg = cls(str(raw["version"]), tuple(raw["labels"]), {k: float(v) for k, v in raw["thresholds"].items()},
                       int(raw.get("max_length", 128)), int(raw.get("stride", 32)), int(raw.get("layers", 12)),
-                      str((raw.get("quantization") or {}).get("int8", "")).startswith("static"))
+                      str((raw.get("quantization") or {}).get("int8", "")).startswith(STATIC_INT8))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{path} is not a valid model config ({type(exc).__name__}: {exc}); "
                              "it needs version, labels, thresholds") from None

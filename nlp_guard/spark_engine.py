@@ -167,6 +167,11 @@ def get_session(master: str = "local[*]", app_name: str = "nlp-guard scan") -> S
     return spark
 
 
+def _encoders(spark: SparkSession) -> Any:
+    """The JVM's ``org.apache.spark.sql.Encoders`` (through py4j)."""
+    return spark.sparkContext._jvm.org.apache.spark.sql.Encoders
+
+
 def _lines_frame(spark: SparkSession, jrdd: Any) -> DataFrame:
     """(1-based line number, payload) for a JVM RDD of strings, numbered on the JVM.
 
@@ -175,7 +180,7 @@ def _lines_frame(spark: SparkSession, jrdd: Any) -> DataFrame:
     from pyspark.sql import DataFrame
     from pyspark.sql import functions as F
 
-    encoders = spark.sparkContext._jvm.org.apache.spark.sql.Encoders
+    encoders = _encoders(spark)
     pairs = spark._jsparkSession.createDataset(jrdd.zipWithIndex().rdd(),
                                                encoders.tuple(encoders.STRING(), encoders.LONG()))
     return DataFrame(pairs.toDF(), spark).select((F.col("_2") + 1).alias("line"), F.col("_1").alias("payload"))
@@ -192,8 +197,8 @@ def _prepare_frame(df: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
     payload = df.select(F.to_json(F.struct(*[F.col(f"`{c}`") for c in df.columns])).alias("payload"))
-    return _lines_frame(df.sparkSession, getattr(payload._jdf, "as")(
-        df.sparkSession.sparkContext._jvm.org.apache.spark.sql.Encoders.STRING()).javaRDD())
+    strings = getattr(payload._jdf, "as")(_encoders(df.sparkSession).STRING())
+    return _lines_frame(df.sparkSession, strings.javaRDD())
 
 
 def read_input(spark: SparkSession, source: str, fmt: str = "auto", *, table: bool = False,

@@ -9,6 +9,8 @@ from pathlib import Path
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from nlp_guard.model import STATIC_INT8
+
 ONNX_OPSET = 17
 
 
@@ -157,7 +159,7 @@ def write_model_dir(model: Any, tokenizer_json: Path, out: Path, *, labels: list
             pad = json.loads(tokenizer_json.read_text("utf-8")).get("padding") or {}
             static = functools.partial(quantize_static_int8, calibration=calibration, max_length=max_length,
                                        pad_id=int(pad.get("pad_id", 1)))
-            schemes.append(("static QDQ, per-channel MatMul weights, percentile-calibrated activations", static))
+            schemes.append((f"{STATIC_INT8}, per-channel MatMul weights, percentile-calibrated activations", static))
         schemes.append(("dynamic, per-channel MatMul weights", quantize_int8))
         for name, quantizer in schemes:
             keep, rate, all_int8 = fit_quantization(fp32, out / "model.onnx", flip_rate, budget, quantizer)

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from nlp_guard.model import STATIC_INT8  # noqa: E402
 from nlp_guard.policy import CATEGORY_CODES  # noqa: E402
 
 LABELS = list(CATEGORY_CODES)
@@ -29,7 +30,7 @@ def _quantization(q: dict | None) -> str:
     kept = len(q["fp32_layers"])
     scheme = q.get("int8", "dynamic, per-channel MatMul weights")
     static = (f" (activation ranges fixed on {q['calibration_texts']:,} train lines, so a message scores the same in "
-              f"any batch)" if scheme.startswith("static") and "calibration_texts" in q else "")
+              f"any batch)" if scheme.startswith(STATIC_INT8) and "calibration_texts" in q else "")
     return (f"{scheme}{static}, fitted on dev to a parity target of {q['budget']:.1%} "
             f"of decisions: all-int8 flipped {q['all_int8_dev_flip_rate']:.2%} of dev decisions against torch, so {kept} "
             f"FFN down-projection{'s' if kept != 1 else ''} (GELU inputs, outlier activations) "

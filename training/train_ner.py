@@ -81,7 +81,7 @@ def add_char_vectors(nlp, model_dir: Path = CLASSIFIER, dims: int = VECTOR_DIMS)
     return len(chars)
 
 
-def ner_model(maxout_pieces: int = 3) -> dict:
+def ner_model(maxout_pieces: int = NER_MODEL["tok2vec"]["maxout_pieces"]) -> dict:
     """:data:`NER_MODEL` with the CNN's maxout pieces set: the pieces multiply the CNN's matrix
     products, which are most of the NER's time."""
     return {**NER_MODEL, "tok2vec": {**NER_MODEL["tok2vec"], "maxout_pieces": maxout_pieces}}
@@ -144,7 +144,8 @@ def build_examples(seed: int) -> tuple[list[Example], dict[str, int]]:
     return weibo + corpus + templates, counts
 
 
-def train(epochs: int, seed: int, max_minutes: float, out: Path, maxout_pieces: int = 3) -> dict:
+def train(epochs: int, seed: int, max_minutes: float, out: Path,
+          maxout_pieces: int = NER_MODEL["tok2vec"]["maxout_pieces"]) -> dict:
     import spacy
     from spacy.util import compounding, fix_random_seed, minibatch
 
@@ -185,8 +186,8 @@ def train(epochs: int, seed: int, max_minutes: float, out: Path, maxout_pieces: 
                                  {"name": "Chinese-Names-Corpus", "license": "Apache-2.0"}]})
     out.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(out)
-    report = {"version": VERSION, "seed": seed, "maxout_pieces": maxout_pieces, "best_epoch": best[1], "examples": counts, "dev_weibo": dev_scores,
-              "history": history, "minutes": round((time.monotonic() - t0) / 60, 2)}
+    report = {"version": VERSION, "seed": seed, "maxout_pieces": maxout_pieces, "best_epoch": best[1],
+              "examples": counts, "dev_weibo": dev_scores, "history": history, "minutes": round((time.monotonic() - t0) / 60, 2)}
     (out / "training.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", "utf-8")
     _write_card(out, report)
     return report
@@ -222,7 +223,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-minutes", type=float, default=18.0)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--maxout-pieces", type=int, default=3, help="maxout pieces of the CNN's layers")
+    ap.add_argument("--maxout-pieces", type=int, default=NER_MODEL["tok2vec"]["maxout_pieces"],
+                    help="maxout pieces of the CNN's layers (default: the shipped pipeline's)")
     args = ap.parse_args()
     report = train(args.epochs, args.seed, args.max_minutes, args.out, args.maxout_pieces)
     print(json.dumps({k: report[k] for k in ("version", "best_epoch", "minutes", "examples")}, ensure_ascii=False))
