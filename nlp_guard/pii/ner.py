@@ -257,25 +257,34 @@ def merge_with_ner(text: str, anchored: list[Finding], entities: Sequence[Entity
 
     An entity that overlaps an anchored match takes the higher score plus ``agree_boost``; an
     anchored match the NER missed is kept as it was; ``context`` (the recognizer) adds its usual
-    context-word boost to NER-only spans.
+    context-word boost to NER-only spans. The NER often clips a name ("柯世" of "柯世腾是"): an
+    anchored match that covers the entity and ends where ``context.name_ends_at`` says a name can
+    end gives the finding its extent.
     """
     out: list[Finding] = []
     used: set[int] = set()
     for ent in entities:
         overlapping = [i for i, f in enumerate(anchored) if f.start < ent.end and ent.start < f.end]
         notes = [f"NER {ent.label} {text[ent.start:ent.end]!r}"]
-        s = score
+        s, start, end = score, ent.start, ent.end
         if overlapping:
             used.update(overlapping)
             best = max((anchored[i] for i in overlapping), key=lambda f: f.score)
             s = max(s, best.score) + agree_boost
             notes.append(f"anchored pattern agrees +{agree_boost:g} ({best.explanation})")
+            covering = [anchored[i] for i in overlapping if anchored[i].start <= ent.start
+                        and ent.end <= anchored[i].end and context.name_ends_at(text, anchored[i].end)]
+            if covering:
+                wide = max(covering, key=lambda f: f.end - f.start)
+                if (wide.start, wide.end) != (start, end):
+                    start, end = wide.start, wide.end
+                    notes.append(f"extent {text[start:end]!r} from the anchored pattern")
         else:
             word = context.context_word(text, ent.start, ent.end)
             if word is not None:
                 s += context.CONTEXT_BOOST
                 notes.append(f"context {word} +{context.CONTEXT_BOOST:g}")
-        out.append(Finding(label, ent.start, ent.end, round(min(1.0, s), 4), "pii", context.name, "; ".join(notes)))
+        out.append(Finding(label, start, end, round(min(1.0, s), 4), "pii", context.name, "; ".join(notes)))
     out += [replace(f, explanation=f"{f.explanation}; NER did not find it")
             for i, f in enumerate(anchored) if i not in used]
     out.sort(key=lambda f: (f.start, -f.end))

@@ -37,6 +37,10 @@ class OrganizationRecognizer(PatternRecognizer):
     NER_SCORE: ClassVar[float] = 0.55
     AGREE_BOOST: ClassVar[float] = 0.15
 
+    def name_ends_at(self, text: str, end: int) -> bool:
+        """The anchored pattern always ends on a registered suffix, so its extent holds."""
+        return True
+
     def analyze(self, text: str, keep_invalid: bool = False) -> list[Finding]:
         """NER ORG spans merged with the anchored pattern."""
         anchored = super().analyze(text, keep_invalid)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import regex
+
 from nlp_guard.finding import Finding
 from nlp_guard.pii.base import Pattern, PatternRecognizer, han_except
 from nlp_guard.pii.ner import get_ner, merge_with_ner, without_ner
@@ -49,6 +51,10 @@ ROLES: tuple[str, ...] = (
     "户主", "收款人", "持卡人", "负责人", "经办人", "当事人", "同事", "朋友", "领导", "老板", "室友", "邻居",
 )
 _LINK = r"(?:是|叫|名叫|叫做|为|[:：])?\s?"
+#: What follows a name that opens a profile or a case file: "费正清是一位73岁的男性", "林达，23岁",
+#: "王芳，女，". Only at the start of a clause, so "下载安装，18岁以上" is not "安装" and "32周岁，女，"
+#: not "周岁"; a bare 男/女, so "白人，女性，" is not a profile.
+_PROFILE = r"(?=[,，]?\s?(?:是一[位名]|现年|今年)?\d{1,3}岁|[,，(（]\s?[男女][,，、)）\s])"
 
 
 def _alternation(words: tuple[str, ...]) -> str:
@@ -91,8 +97,21 @@ class NerPersonRecognizer(PersonRecognizer):
     """
 
     VERSION: ClassVar[int] = 2
+    PATTERNS: ClassVar[tuple[Pattern, ...]] = (
+        *PersonRecognizer.PATTERNS,
+        Pattern("person_profile", rf"(?<![\p{{Han}}\d]){_NAME}{_PROFILE}", 0.55),
+    )
     NER_SCORE: ClassVar[float] = 0.6
     AGREE_BOOST: ClassVar[float] = 0.15
+
+    def name_ends_at(self, text: str, end: int) -> bool:
+        """A name can end here: at the end, before a non-Han character, a stop character or a stop word.
+
+        "柯世腾是一位" ends before 是; "张三明确表示" has no such end after 明, so the NER's "张三" stands.
+        """
+        if end >= len(text) or not regex.match(r"\p{Han}", text[end]) or text[end] in _NAME_STOP:
+            return True
+        return text.startswith(STOP_WORDS, end)
 
     def is_name(self, value: str) -> bool:
         """A PER span that can be a name: two or more characters, not a role or kinship word."""

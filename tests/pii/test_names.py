@@ -66,10 +66,48 @@ def _people(text: str) -> list[tuple[str, float]]:
 
 def test_issue_15_name_without_anchor_is_found(stand_in) -> None:
     stand_in({"陶立轩": "PER"})
-    text = "陶立轩是一位62岁的男性软件开发工程师。"
+    text = "听说陶立轩上个月换了工作。"
     (f,) = [f for f in analyze(text) if f.label == "person"]
     assert (text[f.start:f.end], f.score, f.detector) == ("陶立轩", 0.6, "NerPersonRecognizer")
     assert f.explanation.startswith("NER PER '陶立轩'")
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("陶立轩是一位62岁的男性软件开发工程师。", "陶立轩"),  # the issue's paragraph
+    ("费正清是一位73岁的男性，居住在黑龙江省。", "费正清"),
+    ("林达，23岁男性摄像师。", "林达"),
+    ("韩建业是一名34岁的男性汽车维修技师。", "韩建业"),
+    ("【曝光】刘英凯，男，借众安小贷款项逾期。", "刘英凯"),
+    ("资料：王芳（女）1985年生。", "王芳"),
+    ("下载安装，18岁以上即可申请。", None),  # 安 is a surname, but 安装 is inside a clause
+    ("本人32周岁，女，无业。", None),
+    ("白人，女性，拉丁裔都有。", None),
+    ("逾期30天，请尽快还款。", None),
+])
+def test_a_profile_opening_anchors_a_name(stand_in, text: str, name: str | None) -> None:
+    stand_in({})  # the NER finds nothing: the anchor alone must
+    assert [n for n, _ in _people(text)] == ([name] if name else [])
+
+
+@pytest.mark.parametrize(("text", "clipped", "name"), [
+    ("柯世腾是一位64岁的男性会计。", "柯世", "柯世腾"),  # the NER drops the last character
+    ("艾诗丽，32岁女性。", "诗丽", "艾诗丽"),       # ... or the surname
+    ("罗雯舒，20岁，电气工程师。", "罗雯", "罗雯舒"),
+    ("联系人张三明确表示不还。", "张三", "张三"),   # "张三明" does not end before a stop: the NER's extent stands
+])
+def test_an_anchored_name_that_ends_cleanly_gives_the_extent(stand_in, text: str, clipped: str,
+                                                           name: str) -> None:
+    stand_in({clipped: "PER"})
+    (f,) = [f for f in analyze(text) if f.label == "person"]
+    assert text[f.start:f.end] == name
+    assert ("from the anchored pattern" in f.explanation) == (name != clipped)
+
+
+def test_an_anchored_organization_gives_the_extent(stand_in) -> None:
+    stand_in({"鑫达贸易": "ORG"})
+    text = "保证人：杭州鑫达贸易有限公司。"
+    (f,) = [f for f in analyze(text) if f.label == "organization"]
+    assert text[f.start:f.end] == "杭州鑫达贸易有限公司"
 
 
 def test_anchor_is_a_boost_not_a_gate(stand_in) -> None:
