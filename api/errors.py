@@ -26,6 +26,7 @@ from nlp_guard.errors import GuardError, InputError, ModelError, PolicyError, Te
 
 from .batching import Overloaded
 from .metrics import Metrics
+from .schemas import NEAR_MISS
 
 log = logging.getLogger("api")
 
@@ -92,6 +93,9 @@ def install_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errs = exc.errors()
         parts = []
+        for e in errs:
+            if e.get("type") == NEAR_MISS:  # raised by the record, so its loc stops at the record
+                e["loc"] = (*e.get("loc", ()), e["ctx"]["field"])
         for e in errs[:5]:
             msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
             if e.get("type") == "extra_forbidden":

@@ -10,11 +10,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import regex
 from fastapi import Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic_core import PydanticCustomError
+
+from nlp_guard.batch import meant_field
 
 Recipient = Literal["debtor", "guarantor", "emergency_contact", "third_party"]
 Channel = Literal["sms", "call", "app", "wechat", "email", "letter", "other"]
 Outcome = Literal["attempt", "connected", "no_answer", "opt_out", "stop"]
 Verdict = Literal["allow", "flag", "block"]
+#: The validation error type of a near-miss field name (see ``_Record``).
+NEAR_MISS = "near_miss"
+Extra = Annotated[dict[str, Any] | None, Field(description="the request's fields the API does not use, returned as sent")]
 _CTRL = regex.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -63,7 +69,32 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CheckRequest(_In):
+class _Record(BaseModel):
+    """A record a caller already has: fields the API does not use are accepted and come back, as
+    sent, under ``extra`` (an outreach system's ``campaign_id``, a transcript turn's ``start_ms``).
+    A near miss of a known field ("recipent", "Text") is a 422 naming it, not a silent default."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _near_misses(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = set(cls.model_fields)
+            for k in data:
+                meant = meant_field(k, known) if isinstance(k, str) and k not in known else None
+                if meant:
+                    raise PydanticCustomError(NEAR_MISS, "unknown field; did you mean '{meant}'?",
+                                              {"field": k, "meant": meant})
+        return data
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The fields the API does not use, as sent."""
+        return dict(self.model_extra or {})
+
+
+class CheckRequest(_Record):
     text: Text
     recipient: Recipient = "debtor"
     channel: Channel = "sms"
@@ -75,22 +106,22 @@ class CheckRequest(_In):
     suggest: StrictBool = Field(default=False, description="propose a verified compliant rewrite when not allowed "
                                                           "(the draft checker asks; outreach and batches need not)")
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
         {"text": "您好，您在某某平台的借款已逾期，请尽快处理。", "channel": "sms", "debtor_id": "D-1001",
-         "contact": "13800138000"}]})
+         "contact": "13800138000", "campaign_id": "C-7"}]})
 
 
-class BatchRequest(_In):
+class BatchRequest(_Record):
     items: list[CheckRequest] = Field(min_length=1, description="at most 256 items (more gets 413)")
 
 
-class Turn(_In):
+class Turn(_Record):
     speaker: Literal["agent", "customer"]
     text: Text
     recipient: Recipient = "debtor"
 
 
-class TranscriptRequest(_In):
+class TranscriptRequest(_Record):
     turns: list[Turn] = Field(min_length=1, description="at most 200,000 characters in all (more gets 413)")
     call_id: Ident | None = None
     id: Ident | None = Field(default=None, description="the call's id as scan files name it; the same as call_id")
@@ -203,10 +234,12 @@ class CheckResponse(_Out):
     model_version: str | None
     contact_policy: ContactPolicyOut
     audit_seq: int = Field(description="this decision's entry in the audit log")
+    extra: Extra = None
 
 
 class BatchResponse(_Out):
     items: list[CheckResponse]
+    extra: Extra = None
 
 
 class SignalOut(_Out):
@@ -223,6 +256,7 @@ class TurnOut(_Out):
     violations: list[ViolationOut]
     signals: list[SignalOut]
     pii: list[PIIOut]
+    extra: Extra = None
 
 
 class TranscriptResponse(_Out):
@@ -232,6 +266,7 @@ class TranscriptResponse(_Out):
     policy_version: str
     model_version: str | None
     audit_seq: int
+    extra: Extra = None
 
 
 class CategoryOut(_Out):

@@ -47,9 +47,12 @@ async def screen(service: Service, tenant: TenantState, principal: Principal, re
                     "debtor_id": req.debtor_id,
                     "contact_sha256": contact_hash(tenant.tenant, req.contact, salt) if req.contact else None,
                     "contact_policy": gate}
+            extra = req.extra
+            if extra:  # their names only: a caller's own fields may hold raw PII
+                meta["extra_fields"] = sorted(extra)
             entry = chain.append(tenant.tenant, principal.key_id, "check",
                                  message_record(req.text, d, meta, tenant.store_raw_text))
-            out.append({**d, "contact_policy": gate, "audit_seq": entry.seq})
+            out.append({**d, "contact_policy": gate, "audit_seq": entry.seq, **({"extra": extra} if extra else {})})
         return out
 
     results = await service.write(unit)
@@ -70,7 +73,9 @@ async def screen(service: Service, tenant: TenantState, principal: Principal, re
 async def check(body: CheckRequest, ctx: ScreeningDep) -> Any:
     """The core's decision (violations with evidence spans, PII, rewrite, scores, versions) plus
     ``contact_policy``. An allowed check with a ``debtor_id`` records a contact attempt
-    (unless ``dry_run``). Every decision is appended to the audit log."""
+    (unless ``dry_run``). Every decision is appended to the audit log. Fields the API does not
+    use come back under ``extra``, as sent (the audit log keeps their names only); a near miss of
+    a known field ("recipent") is a 422 naming it."""
     _validate(ctx.service, body, "")
     return CheckResponse.response((await screen(ctx.service, ctx.tenant, ctx.principal, [body], "check"))[0])
 
@@ -79,11 +84,13 @@ async def check(body: CheckRequest, ctx: ScreeningDep) -> Any:
              summary="Screen up to 256 messages in one call")
 async def check_batch(body: BatchRequest, ctx: ScreeningDep) -> Any:
     """Each item is shaped like a ``/v1/check`` body; results come back in order. Items are gated
-    in order too, so caps count earlier items of the same batch."""
+    in order too, so caps count earlier items of the same batch. Fields the API does not use,
+    on an item or beside ``items``, come back under ``extra`` where they were sent."""
     service = ctx.service
     limit = service.settings.max_batch_items
     if len(body.items) > limit:
         raise ApiError(413, "too_many_items", f"items: {len(body.items)} items; the limit is {limit} per batch", "items")
     for i, item in enumerate(body.items):
         _validate(service, item, f"items[{i}].")
-    return BatchResponse.response({"items": await screen(service, ctx.tenant, ctx.principal, body.items, "check_batch")})
+    items = await screen(service, ctx.tenant, ctx.principal, body.items, "check_batch")
+    return BatchResponse.response({"items": items, **({"extra": body.extra} if body.extra else {})})

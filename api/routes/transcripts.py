@@ -50,6 +50,12 @@ async def scan(body: TranscriptRequest, service: ReadyServiceDep, principal: Sca
     if total > st.max_transcript_chars:
         raise ApiError(413, "transcript_too_long",
                        f"turns: the transcript has {total} characters; the limit is {st.max_transcript_chars}", "turns")
-    turns = [t.model_dump() for t in body.turns]
+    turns = [t.model_dump(exclude=set(t.extra)) for t in body.turns]
     meta = {"endpoint": "scan", "call_id": body.record_id, "debtor_id": body.debtor_id, "turns": len(turns)}
-    return TranscriptResponse.response(await scan_and_record(service, tenant, tenant.guard, principal.key_id, turns, meta))
+    result = await scan_and_record(service, tenant, tenant.guard, principal.key_id, turns, meta)
+    for out, turn in zip(result["turns"], body.turns, strict=True):  # the caller's own fields, as sent
+        if turn.extra:
+            out["extra"] = turn.extra
+    if body.extra:
+        result["extra"] = body.extra
+    return TranscriptResponse.response(result)

@@ -218,7 +218,8 @@ def test_admin_keys_create_and_revoke(client, auth, make_key):
 
 @pytest.mark.parametrize("body,field", [
     ({}, "text"), ({"text": 5}, "text"), ({"text": POLITE, "recipient": "boss"}, "recipient"),
-    ({"text": POLITE, "channel": "pigeon"}, "channel"), ({"text": POLITE, "colour": 1}, "colour"),
+    ({"text": POLITE, "channel": "pigeon"}, "channel"), ({"text": POLITE, "recipent": "debtor"}, "recipent"),
+    ({"Text": POLITE}, "Text"), ({"text": POLITE, "debtorid": "D1"}, "debtorid"),
     ({"text": "   "}, "text"), ({"text": "a\x00b"}, "text"), ({"text": "\ud800x"}, "text"),
     ({"text": POLITE, "timezone": "Mars/Olympus"}, "timezone"), ({"text": POLITE, "sent_at": "yesterday"}, "sent_at"),
     ({"text": POLITE, "sent_at": "0001-01-01T00:00:00"}, "sent_at"), ({"text": POLITE, "debtor_id": ""}, "debtor_id"),
@@ -227,6 +228,40 @@ def test_schema_errors_are_422_naming_the_field(client, auth, body, field):
     r = client.post("/v1/check", content=json.dumps(body), headers={**auth, "content-type": "application/json"})
     assert r.status_code == 422, r.text
     assert r.json()["error"]["field"] == field and field in r.json()["error"]["message"]
+
+
+def test_fields_the_api_does_not_use_come_back_as_sent(client, auth):
+    """A caller's own fields pass through (a near miss of a known one is the 422 above); the
+    audit log keeps their names, not their values, which may be raw PII."""
+    extra = {"campaign_id": "C-7", "debtor_name": "李秀英", "meta": {"phone": PHONE, "n": [1, 2]}}
+    r = client.post("/v1/check", json={"text": POLITE, "dry_run": True, **extra}, headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["extra"] == extra and r.json()["decision"] == "allow"
+    rec = client.get("/v1/admin/audit", headers=auth).json()["entries"][-1]["record"]
+    assert rec["meta"]["extra_fields"] == sorted(extra)
+    assert PHONE not in json.dumps(rec, ensure_ascii=False) and "李秀英" not in json.dumps(rec, ensure_ascii=False)
+    assert "extra" not in client.post("/v1/check", json={"text": POLITE, "dry_run": True}, headers=auth).json()
+    batch = client.post("/v1/check/batch", json={"batch_id": "B1", "items": [{"text": POLITE, "dry_run": True, "row": 7},
+                                                                         {"text": POLITE, "dry_run": True}]},
+                        headers=auth).json()
+    assert batch["extra"] == {"batch_id": "B1"}
+    assert [i.get("extra") for i in batch["items"]] == [{"row": 7}, None]
+    turns = [{"speaker": "agent", "text": POLITE, "start_ms": 0}, {"speaker": "customer", "text": "好的", "start_ms": 2100}]
+    scan = client.post("/v1/transcripts/scan", json={"turns": turns, "agent_id": "A9"}, headers=auth).json()
+    assert scan["extra"] == {"agent_id": "A9"}
+    assert [t["extra"] for t in scan["turns"]] == [{"start_ms": 0}, {"start_ms": 2100}]
+    rec = client.get("/v1/admin/audit", headers=auth).json()["entries"][-1]["record"]
+    assert rec["redacted_turns"] == [{"speaker": "agent", "text": POLITE}, {"speaker": "customer", "text": "好的"}]
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"items": [{"text": POLITE, "recipent": "debtor"}]}, "items[0].recipent"),
+    ({"item": [{"text": POLITE}]}, "item"),
+])
+def test_batch_near_misses_name_the_field(client, auth, body, field):
+    r = client.post("/v1/check/batch", json=body, headers=auth)
+    assert r.status_code == 422 and r.json()["error"]["field"] == field, r.text
+    assert "did you mean" in r.json()["error"]["message"]
 
 
 def test_batch_item_errors_name_the_item(client, auth):
