@@ -19,6 +19,8 @@ GREETINGS = ["您好，这里是客户服务中心。", "【温馨提示】", "�
 CLOSINGS = ["谢谢配合，祝您生活愉快！", "如有疑问请拨打官方客服热线。", "谨防诈骗，请认准官方渠道。", "回T退订"]
 WARNINGS = ["谨防诈骗", "请勿相信陌生来电", "如遇冒充请立即报警"]
 EMOJI = ["😊", "🙏", "👍", "🌹", "⚠️"]
+HEARSAY = ["据说", "听说", "大家都说", "网上都说"]
+DISCLAIMERS = ["，这只是提醒，不是威胁。", "（善意提醒，并非威胁）", "，我们不是吓唬您，您懂的。", "。以上仅为温馨提示，无任何威胁之意。"]
 # swaps collectors use; several are also in the normaliser's list, some are not
 HOMOPHONES = {"坐牢": "坐劳", "判刑": "判型", "拘留": "拘溜", "法院": "法阮", "起诉": "起述", "老赖": "老癞",
               "上门": "上们", "通讯录": "通迅录", "公安": "公按", "警察": "警查", "傻逼": "煞笔", "骗子": "骗纸"}
@@ -29,6 +31,24 @@ PINYIN = {"骗子": "pian zi", "法院": "fa yuan", "坐牢": "zuo lao", "拘留
 def quote_sandwich(text: str, rng: random.Random) -> str:
     """“您好”…“谢谢”: quotes around pleasantries, the message between them."""
     return f"“{rng.choice(['您好', '你好', '早上好'])}”{text}“{rng.choice(['谢谢', '再见', '祝好'])}”"
+
+
+def _body(text: str) -> tuple[str, str]:
+    """The message without its closing punctuation, and that punctuation."""
+    core = text.rstrip("。！？!?.…～~ ")
+    return core, text[len(core):] or "。"
+
+
+def quoted_hearsay(text: str, rng: random.Random) -> str:
+    """据说“…”: the message quoted as hearsay, as if someone else had said it."""
+    core, end = _body(text)
+    return f"{rng.choice(HEARSAY)}“{core}”{end}"
+
+
+def disclaimer(text: str, rng: random.Random) -> str:
+    """…，这只是提醒，不是威胁: the sender disowns the threat he has just made."""
+    core, _ = _body(text)
+    return core + rng.choice(DISCLAIMERS)
 
 
 def padding(text: str, rng: random.Random) -> str:
@@ -101,6 +121,8 @@ def emoji(text: str, rng: random.Random) -> str:
 
 TRANSFORMS: dict[str, Transform] = {
     "quote_sandwich": quote_sandwich,
+    "quoted_hearsay": quoted_hearsay,
+    "disclaimer": disclaimer,
     "padding": padding,
     "newline_warning": newline_warning,
     "newline_split": newline_split,

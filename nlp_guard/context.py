@@ -10,7 +10,8 @@ Quotes do not protect by themselves. A hit inside one matched pair of quotes
 ("请勿相信“已立案”的说法") is suppressed only when the sentence around the
 quotes carries a protective cue or a word that reports or condemns it
 (``quote_frames``: 违规, 有人, 道歉 …); quotes that merely decorate a threat
-("“您好”再不还钱我找人打死你“谢谢”") change nothing. Sentences end at
+("“您好”再不还钱我找人打死你“谢谢”") change nothing, and neither does a greeting that names
+the reader (``salutations``: "尊敬的客户：“再不还钱就让你坐牢”"). Sentences end at
 sentence punctuation and wherever whitespace stood in the original text
 (``breaks``, from :func:`nlp_guard.normalize.normalize`), so a line break or a
 spoken pause cannot carry a warning over to the threat before it.
@@ -43,6 +44,23 @@ class ContextFilter:
             right += 1
         return left, right
 
+    @property
+    def dressing(self) -> tuple[str, ...]:
+        """What a sender wraps a violation in to soften how it reads: his own disclaimers and
+        quote marks (据说“不还钱会被抓”，这只是提醒). The classifier reads messages without it too."""
+        return (*self.context.disclaimers, *dict.fromkeys(ch for pair in self.context.quote_pairs for ch in pair))
+
+    def _unquoted(self, text: str, start: int, end: int) -> tuple[int, int]:
+        """A hit that spans a quote mark is judged by its longest part between quote marks: the
+        classifier also reads messages without their quotes, and words it marks there can run
+        over one (说"你们都是骗子 of 客户说"你们都是骗子")."""
+        marks = {ch for pair in self.context.quote_pairs for ch in pair}
+        cuts = [i for i in range(start, end) if text[i] in marks]
+        if not cuts:
+            return start, end
+        parts = zip([start, *(i + 1 for i in cuts)], [*cuts, end], strict=True)
+        return max(parts, key=lambda p: p[1] - p[0])
+
     def _quote(self, text: str, left: int, right: int, start: int, end: int) -> tuple[int, int] | None:
         """The innermost matched pair of quotes in ``text[left:right]`` around the hit, if any."""
         for opening, closing in self.context.quote_pairs:
@@ -58,12 +76,13 @@ class ContextFilter:
         return None
 
     def _mask(self, before: str) -> str:
-        """``before`` with the words that only look like negation (不要脸, 不会放过) blanked out.
+        """``before`` with the words that only look like negation (不要脸, 不会放过) and the sender's
+        disclaimers (不是威胁你，…) blanked out.
 
         Every occurrence is blanked at once, overlaps included, so that blanking one word cannot
         leave a negator behind from another (不要以为 + 以为我们不会 in "不要以为我们不会")."""
         blank = [False] * len(before)
-        for word in self.context.non_negators:
+        for word in (*self.context.non_negators, *self.context.disclaimers):
             i = before.find(word)
             while i != -1:
                 blank[i:i + len(word)] = [True] * len(word)
@@ -97,11 +116,14 @@ class ContextFilter:
                 if i + len(phrase) >= end:
                     return f"inside allow-listed phrase {phrase!r}"
                 i = text.find(phrase, i + 1)
+        start, end = self._unquoted(text, start, end)
         s_left, s_right = self._sentence(text, start, end, breaks)
         quote = self._quote(text, s_left, s_right, start, end)
         if quote:
             o, c = quote
             around = f"{text[s_left:o]}|{text[c + 1:s_right]}"
+            for greeting in self.context.salutations:
+                around = around.replace(greeting, "|")
             frame = next((w for w in (*self.context.quote_frames, *self.context.protective_prefixes,
                                       *self.context.protective_suffixes) if w in around), None)
             if frame:

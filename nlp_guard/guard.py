@@ -183,7 +183,7 @@ class Guard:
         # parser, like ONNX Runtime, let go of the GIL; only the PII recognizers wait for its names
         names = prefetch_beside([n.cased for n in norms])
         views = None if self.classifier is None else score_views(
-            self.classifier, norms, self.explain == "head", self.rules.context.allow_list)
+            self.classifier, norms, self.explain == "head", self.rules.context.allow_list, self.rules.context.dressing)
         matched = [self.rules.match(n.text, m.recipient, n.breaks) for m, n in zip(messages, norms, strict=True)]
         names.result()
         scores: list[dict[str, float] | None] = list(views.scores) if views else [None] * len(norms)

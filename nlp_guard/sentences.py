@@ -78,29 +78,45 @@ class View:
         return tuple(Span(*self.to_message(sp.start, sp.end), sp.weight) for sp in spans)
 
 
-def _pieces(norm: Normalized, boilerplate: Sequence[str]) -> tuple[list[tuple[str, tuple[int, ...]]], int | None]:
-    """The whole message, its sentences, and the message without ``boilerplate`` phrases with
-    its own sentences (the policy's allow-listed service and anti-fraud phrases protect only
-    themselves: glued to a violation, they must not dilute its score either, and a greeting
-    before the sentence that holds one must not either). The count says how many of the
-    pieces, at the end, are the message without its phrases (None: it holds none; 0: nothing
-    of substance is left)."""
+def _kept(text: str, phrases: Sequence[str]) -> tuple[int, ...]:
+    """The positions of ``text`` outside every occurrence of ``phrases``."""
+    keep = [True] * len(text)
+    for phrase in phrases:
+        i = text.find(phrase)  # most messages hold none of the phrases
+        while i != -1:
+            keep[i:i + len(phrase)] = [False] * len(phrase)
+            i = text.find(phrase, i + 1)
+    return tuple(i for i, k in enumerate(keep) if k)
+
+
+def _without(text: str, kept: tuple[int, ...]) -> list[tuple[str, tuple[int, ...]]]:
+    """The text at ``kept`` and its own sentences, as views."""
+    rest = "".join(text[i] for i in kept)
+    return [(rest, kept)] + [(rest[s:e], kept[s:e]) for s, e in _cut(rest, _ends(rest))]
+
+
+def _pieces(norm: Normalized, boilerplate: Sequence[str],
+            dressing: Sequence[str] = ()) -> tuple[list[tuple[str, tuple[int, ...]]], int | None]:
+    """The whole message, its sentences, the message without its ``dressing`` (quote marks
+    and the sender's own disclaimers: 据说“不还钱会被抓”，这只是提醒，不是威胁 reads to the
+    classifier as reported, disowned speech) with its sentences, and the message without
+    ``boilerplate`` phrases with its own sentences (the policy's allow-listed service and
+    anti-fraud phrases protect only themselves: glued to a violation, they must not dilute its
+    score either, and a greeting before the sentence that holds one must not either). The count
+    says how many of the pieces, at the end, are the message without its phrases (None: it
+    holds none; 0: nothing of substance is left)."""
     text = norm.text
     pieces = [(text, tuple(range(len(text))))]
     pieces += [(text[s:e], tuple(range(s, e))) for s, e in sentence_spans(norm)]
-    keep = [True] * len(text)
-    for phrase in boilerplate:
-        if phrase not in text:  # most messages hold none of the phrases: no regex to build or run
-            continue
-        for m in regex.finditer(regex.escape(phrase), text):
-            keep[m.start():m.end()] = [False] * (m.end() - m.start())
-    kept = tuple(i for i, k in enumerate(keep) if k)
+    bare = _kept(text, dressing)
+    if len(bare) < len(text) and len("".join(text[i] for i in bare).strip()) >= MIN_CHARS:
+        pieces += _without(text, bare)
+    kept = _kept(text, boilerplate)
     if len(kept) == len(text):
         return pieces, None
-    rest = "".join(text[i] for i in kept)
-    if len(rest.strip()) < MIN_CHARS:
+    if len("".join(text[i] for i in kept).strip()) < MIN_CHARS:
         return pieces, 0
-    unpadded = [(rest, kept)] + [(rest[s:e], kept[s:e]) for s, e in _cut(rest, _ends(rest))]
+    unpadded = _without(text, kept)
     return pieces + unpadded, len(unpadded)
 
 
@@ -120,9 +136,10 @@ class Views:
     unpadded: list[dict[str, float] | None]
 
 
-def score_views(classifier: Classifier, norms: Sequence[Normalized], head: bool, boilerplate: Sequence[str] = ()) -> Views:
+def score_views(classifier: Classifier, norms: Sequence[Normalized], head: bool, boilerplate: Sequence[str] = (),
+                dressing: Sequence[str] = ()) -> Views:
     """Every view of every message in one classifier call."""
-    pieces = [_pieces(n, boilerplate) for n in norms]
+    pieces = [_pieces(n, boilerplate, dressing) for n in norms]
     texts = [t for ps, _ in pieces for t, _ in ps]
     if head:
         flat = classifier.predict_with_evidence(texts)  # type: ignore[attr-defined]

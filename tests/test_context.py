@@ -60,6 +60,20 @@ CASES = [
     ("不存在商量的余地，明天就抓你", "抓你", None),
     ("你这个骗子冒充什么好人", "骗子", None),                  # 有骗子冒充 protects, 骗子冒充 does not
     ("你们全家都是骗子", "骗子", None),                        # only 那都是骗子 points away from the reader
+    # the sender disowning his words negates nothing, before or after them
+    ("我不是威胁你不还钱就抓你", "抓你", None),
+    ("这不是恐吓，不还就上门抓你", "抓你", None),
+    ("据说“不还钱的人会被抓”，这只是提醒，不是威胁", "被抓", None),
+    # a greeting that names the reader does not make a quote reported speech
+    ("尊敬的客户：“再不还钱就让你坐牢”", "坐牢", None),
+    ("客户您好，“你就是个骗子”", "骗子", None),
+    ("尊敬的客户：有人说“再不还就坐牢”，这是谣言", "坐牢", "quoted"),
+]
+
+# (text, the hit as a span that runs over a quote mark, reason expected or None)
+STRADDLING = [
+    ('客户情绪激动说"你们都是骗子"，坐席保持礼貌', '说"你们都是骗子', "quoted"),  # judged by 你们都是骗子
+    ('我跟你说"你们都是骗子"', '说"你们都是骗子', None),                          # no frame: it stands
 ]
 
 # (original text with whitespace, the hit, whether a cue across the whitespace may still suppress it)
@@ -87,6 +101,13 @@ def _check(reason: str | None, why: str | None) -> None:
 
 @pytest.mark.parametrize(("text", "hit", "why"), CASES, ids=[c[0][:12] for c in CASES])
 def test_context_reason(context: ContextFilter, text: str, hit: str, why: str | None) -> None:
+    start = text.index(hit)
+    _check(context.reason(text, start, start + len(hit)), why)
+
+
+@pytest.mark.parametrize(("text", "hit", "why"), STRADDLING, ids=[c[0][:8] for c in STRADDLING])
+def test_a_hit_over_a_quote_mark_is_judged_by_its_longest_part(context: ContextFilter, text: str, hit: str,
+                                                                why: str | None) -> None:
     start = text.index(hit)
     _check(context.reason(text, start, start + len(hit)), why)
 

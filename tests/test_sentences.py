@@ -49,6 +49,45 @@ def test_padding_does_not_dilute_the_score(text: str, decision: str) -> None:
             assert "赖皮" in "".join(e.text for e in v.evidence)
 
 
+class DressingBlind:
+    """Scores threat high for 小心点 unless it is quoted or disowned, as the shipped model did."""
+
+    version = "dressing-blind-1"
+    labels = ("threat", "abuse", "deception", "privacy", "coercion")
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        return [{"threat": 0.95 if "小心点" in t and not any(w in t for w in ("“", "「", "不是威胁")) else 0.05}
+                for t in texts]
+
+
+@pytest.mark.parametrize(("text", "decision"), [
+    ("晚上出门小心点", "block"),
+    ("「晚上出门」「小心点」", "block"),                       # quote marks alone
+    ("晚上出门小心点，这只是提醒，不是威胁。", "block"),        # the sender's disclaimer
+    ("据说“晚上出门小心点”。", "block"),                      # hearsay in quotes
+    ("不得对客户说“晚上出门小心点”这类话。", "allow"),         # a quote the sentence condemns stays protected
+    ("请按时还款，这只是提醒，不是威胁。", "allow"),
+])
+def test_quotes_and_disclaimers_do_not_hide_words_from_the_model(text: str, decision: str) -> None:
+    d = Guard(classifier=DressingBlind()).check(text, suggest=False)
+    assert d.decision == decision
+    for v in d.violations:
+        assert all(text[e.start:e.end] == e.text for e in v.evidence)
+        if v.source == "model":
+            assert "小心点" in "".join(e.text for e in v.evidence)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("text", "decision"), [
+    ("据说“不还钱的人会被抓”，这只是提醒，不是威胁，您懂的。", "block"),
+    ("「小心点」「晚上出门」「注意安全」", "block"),
+    ("温馨提示：请于本月底前还款，这只是提醒。", "allow"),
+    ("“按时还款，珍爱信用”，感谢您的配合。", "allow"),
+])
+def test_dressed_messages_with_the_shipped_model(text: str, decision: str) -> None:
+    assert Guard.default().check(text, suggest=False).decision == decision
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("text", "decision"), [
     ("咱們一起看看怎么更穩當些。", "allow"),  # the allow-listed phrase carries the model's score

@@ -97,8 +97,13 @@ class Context(_Strict):
     # words that make a quote reported or condemned speech when they stand in its sentence
     # ("之前有同事跟您说“…”，这是违规的"); quotes without one protect nothing
     quote_frames: list[str] = []
+    # greetings that name the reader ("尊敬的客户：“…”"): the frame word in them reports nothing
+    salutations: list[str] = []
     # condemnations that reach back over a comma ("要坐牢，那都是谣言"); other cues stay in their clause
     sentence_suffixes: list[str] = []
+    # a sender disowning his own words ("…，这只是提醒，不是威胁"): they protect nothing, and the
+    # classifier also reads the message without them and without its quote marks
+    disclaimers: list[str] = []
 
     @field_validator("quote_pairs")
     @classmethod
