@@ -11,7 +11,9 @@ Quotes do not protect by themselves. A hit inside one matched pair of quotes
 quotes carries a protective cue or a word that reports or condemns it
 (``quote_frames``: 违规, 有人, 道歉 …); quotes that merely decorate a threat
 ("“您好”再不还钱我找人打死你“谢谢”") change nothing, and neither does a greeting that names
-the reader (``salutations``: "尊敬的客户：“再不还钱就让你坐牢”"). Sentences end at
+the reader (``salutations``: "尊敬的客户：“再不还钱就让你坐牢”"). A quote put in the
+collector's own side's mouth or in nobody's (``relay_frames``: 同事们都说“你再不还就抓你”) is a
+relayed threat unless the message condemns it somewhere (``relay_condemned``: 违规, 道歉 …). Sentences end at
 sentence punctuation and wherever whitespace stood in the original text
 (``breaks``, from :func:`nlp_guard.normalize.normalize`), so a line break or a
 spoken pause cannot carry a warning over to the threat before it.
@@ -126,6 +128,10 @@ class ContextFilter:
                 around = around.replace(greeting, "|")
             frame = next((w for w in (*self.context.quote_frames, *self.context.protective_prefixes,
                                       *self.context.protective_suffixes) if w in around), None)
+            relay = None if frame else next((w for w in self.context.relay_frames if w in around), None)
+            verdict = relay and next((w for w in self.context.relay_condemned if w in text), None)
+            if verdict:
+                return f"quoted between {text[o]}{text[c]}, relayed by {relay!r}, in a message that condemns it ({verdict!r})"
             if frame:
                 return f"quoted between {text[o]}{text[c]} in a sentence that reports or condemns it ({frame!r})"
         after = self._closed(text[end:s_right])

@@ -68,6 +68,12 @@ CASES = [
     ("尊敬的客户：“再不还钱就让你坐牢”", "坐牢", None),
     ("客户您好，“你就是个骗子”", "骗子", None),
     ("尊敬的客户：有人说“再不还就坐牢”，这是谣言", "坐牢", "quoted"),
+    # a quote relayed from the collector's side or from nobody stands, unless the message condemns it
+    ("有人说“再不还钱就让你坐牢”。", "坐牢", None),
+    ("同事们都说“你再不还就抓你”。", "抓你", None),
+    ("外包那边说“要去你单位闹”。", "去你单位闹", None),
+    ("之前有同事在电话里跟您说“再不还就去你单位闹”。这种话是严重违规的。", "去你单位闹", "condemns it ('违规')"),
+    ("3号坐席今天又说了“打到你接为止”。录音已标红。", "打到你接为止", "condemns it ('标红')"),
 ]
 
 # (text, the hit as a span that runs over a quote mark, reason expected or None)

@@ -97,6 +97,11 @@ class Context(_Strict):
     # words that make a quote reported or condemned speech when they stand in its sentence
     # ("之前有同事跟您说“…”，这是违规的"); quotes without one protect nothing
     quote_frames: list[str] = []
+    # words that put a quote in the collector's own side's mouth or in nobody's (同事说“…”, 有人说“…”):
+    # relayed, it is still a threat, unless the message condemns or reports it somewhere
+    # (``relay_condemned``: 之前有同事跟您说“…” 这种话是严重违规的 … 向您道歉)
+    relay_frames: list[str] = []
+    relay_condemned: list[str] = []
     # greetings that name the reader ("尊敬的客户：“…”"): the frame word in them reports nothing
     salutations: list[str] = []
     # condemnations that reach back over a comma ("要坐牢，那都是谣言"); other cues stay in their clause
