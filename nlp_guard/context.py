@@ -28,6 +28,9 @@ import regex
 from .policy.schema import Context
 
 _SENTENCE_END = regex.compile(r"[。!?！？;；\s]")
+#: A quoted stretch (any of the policy's usual marks, straight or curly) and the longest that is a reply code.
+_QUOTED = regex.compile(r"[“‘'\"「『]([^“”‘’'\"「」『』]*)[”’'\"」』]")
+_REPLY_CODE = 2
 _CLAUSE_END = regex.compile(r"[，,、：:]")
 
 
@@ -46,11 +49,24 @@ class ContextFilter:
             right += 1
         return left, right
 
-    @property
-    def dressing(self) -> tuple[str, ...]:
-        """What a sender wraps a violation in to soften how it reads: his own disclaimers and
-        quote marks (据说“不还钱会被抓”，这只是提醒). The classifier reads messages without it too."""
-        return (*self.context.disclaimers, *dict.fromkeys(ch for pair in self.context.quote_pairs for ch in pair))
+    def dressing(self, text: str) -> tuple[str, ...]:
+        """What a sender wrapped ``text`` in to soften how it reads: his own disclaimers, service
+        padding and quote marks (您好，据说“不还钱会被抓”，这只是提醒，谢谢配合); the classifier
+        reads messages without it too. Quote marks stay where a word of the text frames a quote
+        (不得使用“小心点”等恐吓语言): there the quote is what the message talks about; and where
+        they only hold a reply code or a word (回复“否”): there they decorate nothing."""
+        words = (*self.context.disclaimers, *self.context.padding)
+        if self._frames(text) or not any(
+                len(m.group(1).strip()) > _REPLY_CODE for m in _QUOTED.finditer(text)):
+            return words
+        return (*words, *dict.fromkeys(ch for pair in self.context.quote_pairs for ch in pair))
+
+    def _frames(self, text: str) -> str | None:
+        """The first word in ``text`` that makes a quote in its sentence reported or condemned speech."""
+        for greeting in self.context.salutations:
+            text = text.replace(greeting, "|")
+        return next((w for w in (*self.context.quote_frames, *self.context.protective_prefixes,
+                                 *self.context.protective_suffixes) if w in text), None)
 
     def _unquoted(self, text: str, start: int, end: int) -> tuple[int, int]:
         """A hit that spans a quote mark is judged by its longest part between quote marks: the
@@ -124,10 +140,7 @@ class ContextFilter:
         if quote:
             o, c = quote
             around = f"{text[s_left:o]}|{text[c + 1:s_right]}"
-            for greeting in self.context.salutations:
-                around = around.replace(greeting, "|")
-            frame = next((w for w in (*self.context.quote_frames, *self.context.protective_prefixes,
-                                      *self.context.protective_suffixes) if w in around), None)
+            frame = self._frames(around)
             relay = None if frame else next((w for w in self.context.relay_frames if w in around), None)
             verdict = relay and next((w for w in self.context.relay_condemned if w in text), None)
             if verdict:

@@ -13,7 +13,7 @@ message.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import regex
@@ -109,15 +109,17 @@ def _pieces(norm: Normalized, boilerplate: Sequence[str],
     pieces = [(text, tuple(range(len(text))))]
     pieces += [(text[s:e], tuple(range(s, e))) for s, e in sentence_spans(norm)]
     bare = _kept(text, dressing)
-    if len(bare) < len(text) and len("".join(text[i] for i in bare).strip()) >= MIN_CHARS:
-        pieces += _without(text, bare)
+    undressed = _without(text, bare) if len(bare) < len(text) and len(
+        "".join(text[i] for i in bare).strip()) >= MIN_CHARS else []
     kept = _kept(text, boilerplate)
     if len(kept) == len(text):
-        return pieces, None
+        return pieces + undressed, None
     if len("".join(text[i] for i in kept).strip()) < MIN_CHARS:
-        return pieces, 0
-    unpadded = _without(text, kept)
-    return pieces + unpadded, len(unpadded)
+        return pieces + undressed, 0
+    # undressed views that hold no allow-listed phrase count as the message without them too
+    free = [v for v in undressed if not any(phrase in v[0] for phrase in boilerplate)]
+    unpadded = _without(text, kept) + free
+    return pieces + [v for v in undressed if v not in free] + unpadded, len(unpadded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +139,10 @@ class Views:
 
 
 def score_views(classifier: Classifier, norms: Sequence[Normalized], head: bool, boilerplate: Sequence[str] = (),
-                dressing: Sequence[str] = ()) -> Views:
-    """Every view of every message in one classifier call."""
-    pieces = [_pieces(n, boilerplate, dressing) for n in norms]
+                dressing: Callable[[str], Sequence[str]] | None = None) -> Views:
+    """Every view of every message in one classifier call; ``dressing`` says what a message's
+    sender wrapped it in (``ContextFilter.dressing``)."""
+    pieces = [_pieces(n, boilerplate, dressing(n.text) if dressing else ()) for n in norms]
     texts = [t for ps, _ in pieces for t, _ in ps]
     if head:
         flat = classifier.predict_with_evidence(texts)  # type: ignore[attr-defined]

@@ -173,3 +173,16 @@ def test_listed_bypasses_are_caught(guard: Guard, text: str, recipient: str, dec
 def test_honest_protective_text_passes(guard: Guard, text: str, recipient: str) -> None:
     d = guard.check(text, recipient, suggest=False)
     assert d.decision == "allow", d.to_dict()
+
+
+@pytest.mark.parametrize(("text", "quotes_dropped"), [
+    ("据说“不还钱的人会被抓”", True),
+    ("尊敬的客户：“再不还钱就让你坐牢”", True),   # the greeting frames nothing
+    ("不得使用“你死定了”等恐吓语言", False),      # a frame word: the quote is what the text is about
+    ("如不是请回复“否”，我们将停止发送", False),  # a reply code is not decoration
+])
+def test_dressing_drops_quote_marks_only_where_they_decorate(context: ContextFilter, text: str,
+                                                             quotes_dropped: bool) -> None:
+    dressing = context.dressing(text)
+    assert ("“" in dressing) == quotes_dropped
+    assert {"这只是提醒", "谢谢配合"} <= set(dressing)  # disclaimers and padding always go

@@ -109,6 +109,8 @@ class Context(_Strict):
     # a sender disowning his own words ("…，这只是提醒，不是威胁"): they protect nothing, and the
     # classifier also reads the message without them and without its quote marks
     disclaimers: list[str] = []
+    # service words a message is wrapped in (您好, 打扰了, 谢谢配合): the classifier also reads it without them
+    padding: list[str] = []
 
     @field_validator("quote_pairs")
     @classmethod
