@@ -76,15 +76,23 @@ class RuleSet:
         if c.pattern is None:
             return _token_pattern(c.slots, c.rule.gap, tokens)
         kind = "phrase" if c.rule.phrases else "regex"
-        for timeout in (REGEX_TIMEOUT_S, REGEX_RETRY_S):
-            try:
-                return [(m.start(), m.end(), f"{kind} {m.group()!r}")
-                        for m in c.pattern.finditer(text, timeout=timeout) if m.end() > m.start()]
-            except TimeoutError:
-                log.warning("rule %s timed out after %gs", c.rule.id, timeout)
-        log.error("rule %s timed out twice; counted as a hit over the whole text", c.rule.id)
-        return [(0, len(text), f"{kind} timed out twice ({REGEX_TIMEOUT_S:g} s, then {REGEX_RETRY_S:g} s): "
-                               "counted as a hit so the message is reviewed, not let through")]
+        matches = timed_matches(c.pattern, text, f"rule {c.rule.id}")
+        if matches is None:
+            return [(0, len(text), f"{kind} timed out twice ({REGEX_TIMEOUT_S:g} s, then {REGEX_RETRY_S:g} s): "
+                                   "counted as a hit so the message is reviewed, not let through")]
+        return [(m.start(), m.end(), f"{kind} {m.group()!r}") for m in matches if m.end() > m.start()]
+
+
+def timed_matches(pattern: regex.Pattern[str], text: str, what: str) -> list[regex.Match[str]] | None:
+    """Every match of ``pattern`` within REGEX_TIMEOUT_S, or within REGEX_RETRY_S on a second try;
+    None (logged as an error) when both run out, for the caller to fail closed."""
+    for timeout in (REGEX_TIMEOUT_S, REGEX_RETRY_S):
+        try:
+            return list(pattern.finditer(text, timeout=timeout))
+        except TimeoutError:
+            log.warning("%s timed out after %gs", what, timeout)
+    log.error("%s timed out twice; counted as found over the whole text", what)
+    return None
 
 
 def _token_pattern(slots: tuple[frozenset[str], ...], gap: int,

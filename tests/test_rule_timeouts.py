@@ -10,6 +10,7 @@ import pytest
 
 from nlp_guard import Guard, rules
 from nlp_guard.policy import default_policy
+from nlp_guard.recipient import RecipientRule
 
 
 class _SlowOnce:
@@ -48,3 +49,10 @@ def test_a_timed_out_rule_is_retried_then_counted(fails: int, decision: str, cap
         assert "timed out twice" in json.dumps(d.to_dict(), ensure_ascii=False)
         assert "timed out twice" in caplog.text
 
+
+
+@pytest.mark.parametrize(("fails", "facts"), [(1, []), (2, [(0, 7)])])
+def test_debt_facts_are_retried_then_assumed(fails: int, facts: list[tuple[int, int]]) -> None:
+    """The recipient rule raised TimeoutError out of the check; now it retries, then fails closed."""
+    rule = replace(RecipientRule.from_pack(default_policy()), pattern=_SlowOnce(fails))
+    assert rule.debt_facts("麻烦您转告他。") == facts
