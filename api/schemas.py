@@ -139,7 +139,7 @@ class TranscriptRequest(_Record):
         return self.call_id if self.call_id is not None else self.id
 
 
-class ContactEventRequest(_In):
+class ContactEventRequest(_Record):
     debtor_id: Ident
     contact: Contact | None = None
     channel: Channel = "call"
@@ -297,6 +297,10 @@ class ContactEventOut(_Out):
     outcome: str
     at: AwareDatetime
     source: str
+
+
+class ContactRecorded(ContactEventOut):
+    extra: Extra = None
 
 
 class ContactsResponse(_Out):

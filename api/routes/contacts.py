@@ -15,7 +15,7 @@ from ..contact_gate import STOP_OUTCOMES, as_utc, contact_hash, record_event
 from ..db import ContactEvent, StopEntry
 from ..deps import CheckKey, ReadyServiceDep, SessionDep, TenantDep
 from ..errors import ApiError
-from ..schemas import ERRORS, ContactEventOut, ContactEventRequest, ContactsResponse, _identifier
+from ..schemas import ERRORS, ContactEventRequest, ContactRecorded, ContactsResponse, _identifier
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
@@ -25,10 +25,12 @@ def _out(ev: ContactEvent) -> dict[str, Any]:
             "outcome": ev.outcome, "at": ev.at.replace(tzinfo=UTC), "source": ev.source}
 
 
-@router.post("", status_code=201, response_model=ContactEventOut, responses=ERRORS, summary="Record a contact event")
+@router.post("", status_code=201, response_model=ContactRecorded, response_model_exclude_unset=True, responses=ERRORS,
+             summary="Record a contact event")
 async def record(body: ContactEventRequest, service: ReadyServiceDep, principal: CheckKey, tenant: TenantDep) -> Any:
     """``attempt``, ``connected`` and ``no_answer`` count toward the caps; ``opt_out`` and ``stop``
-    (停催) put the debtor on the stop-contact list."""
+    (停催) put the debtor on the stop-contact list. A dialer's own fields (``call_uuid``) come back
+    under ``extra``; the audit log keeps their names only."""
     tz = ZoneInfo(tenant.pack.contact.timezone)
     at = as_utc(body.at, tz) if body.at else datetime.now(UTC).replace(tzinfo=None)
     salt = service.settings.pii_hash_salt
@@ -40,8 +42,9 @@ async def record(body: ContactEventRequest, service: ReadyServiceDep, principal:
         chain.append(tenant.tenant, principal.key_id, "contact", {
             "event_id": ev.id, "debtor_id": body.debtor_id, "channel": body.channel, "outcome": body.outcome,
             "at": at.isoformat() + "Z",
-            "contact_sha256": contact_hash(tenant.tenant, body.contact, salt) if body.contact else None})
-        return _out(ev)
+            "contact_sha256": contact_hash(tenant.tenant, body.contact, salt) if body.contact else None,
+            **({"extra_fields": sorted(body.extra)} if body.extra else {})})
+        return {**_out(ev), **({"extra": body.extra} if body.extra else {})}
 
     return await service.write(unit)
 

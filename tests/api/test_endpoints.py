@@ -254,6 +254,20 @@ def test_fields_the_api_does_not_use_come_back_as_sent(client, auth):
     assert rec["redacted_turns"] == [{"speaker": "agent", "text": POLITE}, {"speaker": "customer", "text": "好的"}]
 
 
+def test_a_dialers_contact_event_keeps_its_own_fields(client, auth):
+    r = client.post("/v1/contacts", json={"debtor_id": "D9", "outcome": "no_answer", "call_uuid": "u-1",
+                                          "ring_s": 31}, headers=auth)
+    assert r.status_code == 201, r.text
+    assert r.json()["extra"] == {"call_uuid": "u-1", "ring_s": 31} and r.json()["outcome"] == "no_answer"
+    assert "extra" not in client.post("/v1/contacts", json={"debtor_id": "D9", "outcome": "attempt"},
+                                      headers=auth).json()
+    rec = client.get("/v1/admin/audit", headers=auth).json()["entries"][-2]["record"]
+    assert rec["extra_fields"] == ["call_uuid", "ring_s"] and "u-1" not in json.dumps(rec)
+    bad = client.post("/v1/contacts", json={"debtor_id": "D9", "outcom": "attempt"}, headers=auth)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "outcom"
+    assert "did you mean 'outcome'" in bad.json()["error"]["message"]
+
+
 @pytest.mark.parametrize("body,field", [
     ({"items": [{"text": POLITE, "recipent": "debtor"}]}, "items[0].recipent"),
     ({"item": [{"text": POLITE}]}, "item"),
