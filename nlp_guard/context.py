@@ -50,12 +50,12 @@ class ContextFilter:
         return left, right
 
     def dressing(self, text: str) -> tuple[str, ...]:
-        """What a sender wrapped ``text`` in to soften how it reads: his own disclaimers, service
-        padding and quote marks (您好，据说“不还钱会被抓”，这只是提醒，谢谢配合); the classifier
+        """What a sender wrapped ``text`` in to soften how it reads: his own disclaimers, hearsay,
+        service padding and quote marks (您好，据说“不还钱会被抓”，这只是提醒，谢谢配合); the classifier
         reads messages without it too. Quote marks stay where a word of the text frames a quote
         (不得使用“小心点”等恐吓语言): there the quote is what the message talks about; and where
         they only hold a reply code or a word (回复“否”): there they decorate nothing."""
-        words = (*self.context.disclaimers, *self.context.padding)
+        words = (*self.context.disclaimers, *self.context.hearsay, *self.context.padding)
         if self._frames(text) or not any(
                 len(m.group(1).strip()) > _REPLY_CODE for m in _QUOTED.finditer(text)):
             return words

@@ -111,6 +111,8 @@ class Context(_Strict):
     disclaimers: list[str] = []
     # service words a message is wrapped in (您好, 打扰了, 谢谢配合): the classifier also reads it without them
     padding: list[str] = []
+    # words that put a statement in nobody's mouth (据说, 有人说): the classifier also reads it without them
+    hearsay: list[str] = []
 
     @field_validator("quote_pairs")
     @classmethod
