@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Set
 from dataclasses import dataclass
+from functools import cached_property
 
 import regex
 
@@ -59,7 +60,12 @@ class ContextFilter:
         if self._frames(text) or not any(
                 len(m.group(1).strip()) > _REPLY_CODE for m in _QUOTED.finditer(text)):
             return words
-        return (*words, *dict.fromkeys(ch for pair in self.context.quote_pairs for ch in pair))
+        return (*words, *self._marks)
+
+    @cached_property
+    def _marks(self) -> tuple[str, ...]:
+        """Every quote mark of the pack's quote pairs, once each."""
+        return tuple(dict.fromkeys(ch for pair in self.context.quote_pairs for ch in pair))
 
     def _frames(self, text: str) -> str | None:
         """The first word in ``text`` that makes a quote in its sentence reported or condemned speech."""
@@ -72,8 +78,7 @@ class ContextFilter:
         """A hit that spans a quote mark is judged by its longest part between quote marks: the
         classifier also reads messages without their quotes, and words it marks there can run
         over one (说"你们都是骗子 of 客户说"你们都是骗子")."""
-        marks = {ch for pair in self.context.quote_pairs for ch in pair}
-        cuts = [i for i in range(start, end) if text[i] in marks]
+        cuts = [i for i in range(start, end) if text[i] in self._marks]
         if not cuts:
             return start, end
         parts = zip([start, *(i + 1 for i in cuts)], [*cuts, end], strict=True)

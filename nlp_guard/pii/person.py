@@ -34,6 +34,7 @@ STOP_WORDS: tuple[str, ...] = (
     "那个", "什么", "怎么", "自己", "本人", "名下", "逾期", "上门", "起诉", "全家",
 )
 _NOT_STOP = "(?!" + "|".join(STOP_WORDS) + ")"
+_HAN = regex.compile(r"\p{Han}")
 _GIVEN = _NOT_STOP + han_except(_NAME_STOP)
 _SURNAME = _NOT_STOP + "(?:" + "|".join(COMPOUND_SURNAMES) + "|[" + SINGLE_SURNAMES + "])"
 _NAME = rf"(?P<pii>{_SURNAME}(?:{_GIVEN}){{1,2}})"
@@ -109,7 +110,7 @@ class NerPersonRecognizer(PersonRecognizer):
 
         "柯世腾是一位" ends before 是; "张三明确表示" has no such end after 明, so the NER's "张三" stands.
         """
-        if end >= len(text) or not regex.match(r"\p{Han}", text[end]) or text[end] in _NAME_STOP:
+        if end >= len(text) or not _HAN.match(text[end]) or text[end] in _NAME_STOP:
             return True
         return text.startswith(STOP_WORDS, end)
 
