@@ -76,6 +76,9 @@ CASES = [
     ("3号坐席今天又说了“打到你接为止”。录音已标红。", "打到你接为止", "condemns it ('标红')"),
     ("有人说“明天去你单位闹”。欠钱不还是违法的。", "去你单位闹", None),  # condemns the debtor, not the words
     ("同事说“再不还就抓你”，你这样拖着不对。", "抓你", None),
+    # 属于 frames a quote only as a verdict on it
+    ("“明天就去你单位闹”，这属于正常流程。", "去你单位闹", None),
+    ("“明天就去你单位闹”这句话属于违规话术。", "去你单位闹", "quoted"),
 ]
 
 # (text, the hit as a span that runs over a quote mark, reason expected or None)
