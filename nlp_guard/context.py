@@ -68,9 +68,10 @@ class ContextFilter:
         return tuple(dict.fromkeys(ch for pair in self.context.quote_pairs for ch in pair))
 
     def _frames(self, text: str) -> str | None:
-        """The first word in ``text`` that makes a quote in its sentence reported or condemned speech."""
-        for greeting in self.context.salutations:
-            text = text.replace(greeting, "|")
+        """The first word in ``text`` that makes a quote in its sentence reported or condemned speech
+        (greetings that name the reader and defiance such as 不服可以投诉 do not)."""
+        for words in (*self.context.salutations, *self.context.defiance):
+            text = text.replace(words, "|")
         return next((w for w in (*self.context.quote_frames, *self.context.protective_prefixes,
                                  *self.context.protective_suffixes) if w in text), None)
 

@@ -79,6 +79,9 @@ CASES = [
     # 属于 frames a quote only as a verdict on it
     ("“明天就去你单位闹”，这属于正常流程。", "去你单位闹", None),
     ("“明天就去你单位闹”这句话属于违规话术。", "去你单位闹", "quoted"),
+    # defiance is not a pointer to the complaints line
+    ("“再不还钱就让你坐牢”，不服可以投诉", "坐牢", None),
+    ("如有人说“再不还钱就坐牢”，可以投诉", "坐牢", "quoted"),
 ]
 
 # (text, the hit as a span that runs over a quote mark, reason expected or None)

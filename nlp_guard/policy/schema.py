@@ -104,6 +104,8 @@ class Context(_Strict):
     relay_condemned: list[str] = []
     # greetings that name the reader ("尊敬的客户：“…”"): the frame word in them reports nothing
     salutations: list[str] = []
+    # defiance that reads like a protective word ("“…”，不服可以投诉"): it frames nothing either
+    defiance: list[str] = []
     # condemnations that reach back over a comma ("要坐牢，那都是谣言"); other cues stay in their clause
     sentence_suffixes: list[str] = []
     # a sender disowning his own words ("…，这只是提醒，不是威胁"): they protect nothing, and the
