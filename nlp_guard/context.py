@@ -13,7 +13,8 @@ quotes carries a protective cue or a word that reports or condemns it
 ("“您好”再不还钱我找人打死你“谢谢”") change nothing, and neither does a greeting that names
 the reader (``salutations``: "尊敬的客户：“再不还钱就让你坐牢”"). A quote put in the
 collector's own side's mouth or in nobody's (``relay_frames``: 同事们都说“你再不还就抓你”) is a
-relayed threat unless the message condemns it somewhere (``relay_condemned``: 违规, 道歉 …). Sentences end at
+relayed threat unless the message condemns what was said (``relay_condemned``: 严重违规, 道歉 …; not
+欠钱不还是违法的). Sentences end at
 sentence punctuation and wherever whitespace stood in the original text
 (``breaks``, from :func:`nlp_guard.normalize.normalize`), so a line break or a
 spoken pause cannot carry a warning over to the threat before it.
@@ -29,8 +30,7 @@ import regex
 from .policy.schema import Context
 
 _SENTENCE_END = regex.compile(r"[。!?！？;；\s]")
-#: A quoted stretch (any of the policy's usual marks, straight or curly) and the longest that is a reply code.
-_QUOTED = regex.compile(r"[“‘'\"「『]([^“”‘’'\"「」『』]*)[”’'\"」』]")
+#: The longest quoted stretch that is a reply code (回复“否”), not decoration.
 _REPLY_CODE = 2
 _CLAUSE_END = regex.compile(r"[，,、：:]")
 
@@ -50,22 +50,32 @@ class ContextFilter:
             right += 1
         return left, right
 
-    def dressing(self, text: str) -> tuple[str, ...]:
+    def dressing(self, text: str, breaks: Set[int] = frozenset()) -> tuple[str, ...]:
         """What a sender wrapped ``text`` in to soften how it reads: his own disclaimers, hearsay,
         service padding and quote marks (您好，据说“不还钱会被抓”，这只是提醒，谢谢配合); the classifier
-        reads messages without it too. Quote marks stay where a word of the text frames a quote
-        (不得使用“小心点”等恐吓语言): there the quote is what the message talks about; and where
-        they only hold a reply code or a word (回复“否”): there they decorate nothing."""
+        reads messages without it too. Quote marks go when some quote decorates: it holds more
+        than a reply code (回复“否”) and its sentence has no word that frames it, the same test
+        :meth:`reason` applies (不得使用“小心点”等恐吓语言 keeps its marks: the quote is what it
+        talks about)."""
         words = (*self.context.disclaimers, *self.context.hearsay, *self.context.padding)
-        if self._frames(text) or not any(
-                len(m.group(1).strip()) > _REPLY_CODE for m in _QUOTED.finditer(text)):
-            return words
-        return (*words, *self._marks)
+        for m in self._quoted.finditer(text):
+            if len(m.group()[1:-1].strip()) <= _REPLY_CODE:
+                continue
+            left, right = self._sentence(text, m.start(), m.end(), breaks)
+            if not self._frames(f"{text[left:m.start()]}|{text[m.end():right]}"):
+                return (*words, *self._marks)
+        return words
 
     @cached_property
     def _marks(self) -> tuple[str, ...]:
         """Every quote mark of the pack's quote pairs, once each."""
         return tuple(dict.fromkeys(ch for pair in self.context.quote_pairs for ch in pair))
+
+    @cached_property
+    def _quoted(self) -> regex.Pattern[str]:
+        """A stretch between one of the pack's quote pairs."""
+        return regex.compile("|".join(f"{regex.escape(o)}[^{regex.escape(o + c)}]*{regex.escape(c)}"
+                                      for o, c in self.context.quote_pairs))
 
     def _frames(self, text: str) -> str | None:
         """The first word in ``text`` that makes a quote in its sentence reported or condemned speech

@@ -13,7 +13,7 @@ message.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 
 import regex
@@ -109,17 +109,20 @@ def _pieces(norm: Normalized, boilerplate: Sequence[str],
     pieces = [(text, tuple(range(len(text))))]
     pieces += [(text[s:e], tuple(range(s, e))) for s, e in sentence_spans(norm)]
     bare = _kept(text, dressing)
-    undressed = _without(text, bare) if len(bare) < len(text) and len(
-        "".join(text[i] for i in bare).strip()) >= MIN_CHARS else []
+    undressed = _without(text, bare) if len(bare) < len(text) else []
+    if undressed and len(undressed[0][0].strip()) < MIN_CHARS:
+        undressed = []
     kept = _kept(text, boilerplate)
     if len(kept) == len(text):
         return pieces + undressed, None
-    if len("".join(text[i] for i in kept).strip()) < MIN_CHARS:
+    unpadded = _without(text, kept)
+    if len(unpadded[0][0].strip()) < MIN_CHARS:
         return pieces + undressed, 0
     # undressed views that hold no allow-listed phrase count as the message without them too
-    free = [v for v in undressed if not any(phrase in v[0] for phrase in boilerplate)]
-    unpadded = _without(text, kept) + free
-    return pieces + [v for v in undressed if v not in free] + unpadded, len(unpadded)
+    held, free = [], []
+    for v in undressed:
+        (held if any(phrase in v[0] for phrase in boilerplate) else free).append(v)
+    return pieces + held + unpadded + free, len(unpadded) + len(free)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +142,10 @@ class Views:
 
 
 def score_views(classifier: Classifier, norms: Sequence[Normalized], head: bool, boilerplate: Sequence[str] = (),
-                dressing: Callable[[str], Sequence[str]] | None = None) -> Views:
+                dressing: Callable[[str, Set[int]], Sequence[str]] | None = None) -> Views:
     """Every view of every message in one classifier call; ``dressing`` says what a message's
     sender wrapped it in (``ContextFilter.dressing``)."""
-    pieces = [_pieces(n, boilerplate, dressing(n.text) if dressing else ()) for n in norms]
+    pieces = [_pieces(n, boilerplate, dressing(n.text, n.breaks) if dressing else ()) for n in norms]
     texts = [t for ps, _ in pieces for t, _ in ps]
     if head:
         flat = classifier.predict_with_evidence(texts)  # type: ignore[attr-defined]

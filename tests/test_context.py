@@ -188,6 +188,7 @@ def test_honest_protective_text_passes(guard: Guard, text: str, recipient: str) 
     ("尊敬的客户：“再不还钱就让你坐牢”", True),   # the greeting frames nothing
     ("不得使用“你死定了”等恐吓语言", False),      # a frame word: the quote is what the text is about
     ("如不是请回复“否”，我们将停止发送", False),  # a reply code is not decoration
+    ("“再不还钱就让你坐牢”。客户经理稍后联系您", True),  # the frame word is in another sentence
 ])
 def test_dressing_drops_quote_marks_only_where_they_decorate(context: ContextFilter, text: str,
                                                              quotes_dropped: bool) -> None:

@@ -66,6 +66,7 @@ class DressingBlind:
     ("晚上出门小心点，这只是提醒，不是威胁。", "block"),        # the sender's disclaimer
     ("据说“晚上出门小心点”。", "block"),                      # hearsay in quotes
     ("不得对客户说“晚上出门小心点”这类话。", "allow"),         # a quote the sentence condemns stays protected
+    ("「晚上出门小心点」。客户经理稍后联系您。", "block"),      # a frame word in another sentence frames nothing
     ("请按时还款，这只是提醒，不是威胁。", "allow"),
 ])
 def test_quotes_and_disclaimers_do_not_hide_words_from_the_model(text: str, decision: str) -> None:
