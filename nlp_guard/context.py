@@ -13,8 +13,9 @@ quotes carries a protective cue or a word that reports or condemns it
 ("“您好”再不还钱我找人打死你“谢谢”") change nothing, and neither does a greeting that names
 the reader (``salutations``: "尊敬的客户：“再不还钱就让你坐牢”"). A quote put in the
 collector's own side's mouth or in nobody's (``relay_frames``: 同事们都说“你再不还就抓你”) is a
-relayed threat unless the message condemns what was said (``relay_condemned``: 严重违规, 道歉 …; not
-欠钱不还是违法的). Sentences end at
+relayed threat unless the message condemns what was said after it (``relay_condemned``: 严重违规,
+标红 …; not 欠钱不还是违法的), or apologises for it by name (这种话是不对的 … 向您道歉; not 给您道歉打扰了).
+Sentences end at
 sentence punctuation and wherever whitespace stood in the original text
 (``breaks``, from :func:`nlp_guard.normalize.normalize`), so a line break or a
 spoken pause cannot carry a warning over to the threat before it.
@@ -84,6 +85,16 @@ class ContextFilter:
             text = text.replace(words, "|")
         return next((w for w in (*self.context.quote_frames, *self.context.protective_prefixes,
                                  *self.context.protective_suffixes) if w in text), None)
+
+    def _condemned(self, after: str) -> str | None:
+        """The word in ``after`` (the message after a relayed quote) that condemns what was said: a
+        verdict (严重违规, 标红), or an apology beside a word that names the wrong (这种话 … 向您道歉)."""
+        verdict = next((w for w in self.context.relay_condemned if w in after), None)
+        if verdict:
+            return verdict
+        wrong = next((w for w in self.context.relay_wrongs if w in after), None)
+        apology = wrong and next((w for w in self.context.relay_apologies if w in after), None)
+        return apology and f"{wrong}…{apology}"
 
     def _unquoted(self, text: str, start: int, end: int) -> tuple[int, int]:
         """A hit that spans a quote mark is judged by its longest part between quote marks: the
@@ -158,7 +169,7 @@ class ContextFilter:
             around = f"{text[s_left:o]}|{text[c + 1:s_right]}"
             frame = self._frames(around)
             relay = None if frame else next((w for w in self.context.relay_frames if w in around), None)
-            verdict = relay and next((w for w in self.context.relay_condemned if w in text), None)
+            verdict = relay and self._condemned(text[c + 1:])
             if verdict:
                 return f"quoted between {text[o]}{text[c]}, relayed by {relay!r}, in a message that condemns it ({verdict!r})"
             if frame:

@@ -76,6 +76,13 @@ CASES = [
     ("3号坐席今天又说了“打到你接为止”。录音已标红。", "打到你接为止", "condemns it ('标红')"),
     ("有人说“明天去你单位闹”。欠钱不还是违法的。", "去你单位闹", None),  # condemns the debtor, not the words
     ("同事说“再不还就抓你”，你这样拖着不对。", "抓你", None),
+    # an apology condemns a relayed quote only when it names the wrong, and only after the quote
+    ("有人说“明天去你单位闹”。给您道歉打扰了。", "去你单位闹", None),
+    ("给您道歉，这种说法不对。同事说“明天去你单位闹”。", "去你单位闹", None),
+    ("有人说“明天去你单位闹”，给您道歉打扰了。", "去你单位闹", None),  # in its sentence an apology frames nothing
+    ("“再不还钱就让你坐牢”，给您道歉。", "坐牢", None),
+    ("昨天我同事说了“你看着办”。这是不对的，我代表公司向您道歉。", "你看着办", "condemns it ('不对…道歉')"),
+    ("之前有同事跟您说“明天警察上门”。这是完全不实的。再次向您道歉。", "明天警察上门", "condemns it ('不实…道歉')"),
     # 属于 frames a quote only as a verdict on it
     ("“明天就去你单位闹”，这属于正常流程。", "去你单位闹", None),
     ("“明天就去你单位闹”这句话属于违规话术。", "去你单位闹", "quoted"),

@@ -98,10 +98,14 @@ class Context(_Strict):
     # ("之前有同事跟您说“…”，这是违规的"); quotes without one protect nothing
     quote_frames: list[str] = []
     # words that put a quote in the collector's own side's mouth or in nobody's (同事说“…”, 有人说“…”):
-    # relayed, it is still a threat, unless the message condemns or reports it somewhere
-    # (``relay_condemned``: 之前有同事跟您说“…” 这种话是严重违规的 … 向您道歉)
+    # relayed, it is still a threat, unless the message condemns it after the quote
+    # (``relay_condemned``: 之前有同事跟您说“…” 这种话是严重违规的). An apology (``relay_apologies``)
+    # condemns only beside a word that names the wrong (``relay_wrongs``: 这种话, 不实, 错误 …):
+    # "有人说“…”。给您道歉打扰了" apologises for the call, not for what was said
     relay_frames: list[str] = []
     relay_condemned: list[str] = []
+    relay_apologies: list[str] = []
+    relay_wrongs: list[str] = []
     # greetings that name the reader ("尊敬的客户：“…”"): the frame word in them reports nothing
     salutations: list[str] = []
     # defiance that reads like a protective word ("“…”，不服可以投诉"): it frames nothing either
