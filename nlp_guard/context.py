@@ -2,7 +2,8 @@
 
 A hit is suppressed when it sits inside an allow-listed phrase, after a
 protective cue (请勿相信, 严禁 …) or before one (… 的说法, … 诈骗) in the same
-clause, before a condemnation later in its sentence (…，那都是谣言), or after a negator (不会, 不是 …) in the same clause: a comma, an
+clause, before a condemnation later in its sentence (…，那都是谣言), or after a negator (不会, 不是 …) in the same clause, unless the sender takes it back
+(``provisos``: …，前提是你今晚还钱; a "not saying" with a ``contrasts`` word: 不会说…，但是 …): a comma, an
 enumeration comma or a colon ends a clause, so "不会告诉家人" is negated and
 "不会放过你，告诉你家人" is not, and "谨防诈骗，再不还钱后果自负" is a threat.
 
@@ -34,6 +35,9 @@ _SENTENCE_END = regex.compile(r"[。!?！？;；\s]")
 #: The longest quoted stretch that is a reply code (回复“否”), not decoration.
 _REPLY_CODE = 2
 _CLAUSE_END = regex.compile(r"[，,、：:]")
+#: Clause ends inside a list that a closer ends (请勿通过信用卡套现、网贷借新还旧等方式筹款): the
+#: enumeration comma joins the list's items there instead of ending a clause.
+_SENTENCE_CLAUSE_END = regex.compile(r"[，,：:]")
 
 
 @dataclass(frozen=True)
@@ -84,16 +88,18 @@ class ContextFilter:
         for words in (*self.context.salutations, *self.context.defiance):
             text = text.replace(words, "|")
         return next((w for w in (*self.context.quote_frames, *self.context.protective_prefixes,
-                                 *self.context.protective_suffixes) if w in text), None)
+                                 *self.context.protective_suffixes) if w in text), None) or self._apology(text)
 
     def _condemned(self, after: str) -> str | None:
         """The word in ``after`` (the message after a relayed quote) that condemns what was said: a
         verdict (严重违规, 标红), or an apology beside a word that names the wrong (这种话 … 向您道歉)."""
-        verdict = next((w for w in self.context.relay_condemned if w in after), None)
-        if verdict:
-            return verdict
-        wrong = next((w for w in self.context.relay_wrongs if w in after), None)
-        apology = wrong and next((w for w in self.context.relay_apologies if w in after), None)
+        return next((w for w in self.context.relay_condemned if w in after), None) or self._apology(after)
+
+    def _apology(self, text: str) -> str | None:
+        """An apology in ``text`` beside a word that names the wrong (说您“不要脸”是我不对，向您道歉),
+        as ``wrong…apology``; an apology alone may be for the call (给您道歉打扰了)."""
+        wrong = next((w for w in self.context.relay_wrongs if w in text), None)
+        apology = wrong and next((w for w in self.context.relay_apologies if w in text), None)
         return apology and f"{wrong}…{apology}"
 
     def _unquoted(self, text: str, start: int, end: int) -> tuple[int, int]:
@@ -166,6 +172,8 @@ class ContextFilter:
         quote = self._quote(text, s_left, s_right, start, end)
         if quote:
             o, c = quote
+            if self._disowned(text, c, breaks):
+                return None
             around = f"{text[s_left:o]}|{text[c + 1:s_right]}"
             frame = self._frames(around)
             relay = None if frame else next((w for w in self.context.relay_frames if w in around), None)
@@ -178,14 +186,37 @@ class ContextFilter:
         cue = next((w for w in self.context.sentence_suffixes if w in after), None)
         if cue:
             return f"condemned by {cue!r} later in the sentence"
-        c_left = max((m.end() for m in _CLAUSE_END.finditer(text, s_left, start)), default=s_left)
         c_right = next((m.start() for m in _CLAUSE_END.finditer(text, end, s_right)), s_right)
+        listed = any(w in text[end:c_right] for w in self.context.list_closers)
+        ends = _SENTENCE_CLAUSE_END if listed else _CLAUSE_END
+        c_left = max((m.end() for m in ends.finditer(text, s_left, start)), default=s_left)
         cue = self._cue(self._closed(self._mask(text[max(c_left, start - self.context.window):start])),
-                        self._closed(text[end:min(c_right, end + self.context.window)]))
+                        self._closed(self._mask(text[end:min(c_right, end + self.context.window)])))
         if cue:
             return cue
         clause = self._mask(text[max(c_left, start - self.context.negator_window):start])
-        for neg in self.context.negators:
-            if neg in clause:
-                return f"negated by {neg!r}"
-        return None
+        neg = next((w for w in self.context.negators if w in clause), None)
+        if neg is None or self._withdrawn(text, clause, start, end, breaks):
+            return None
+        return f"negated by {neg!r}"
+
+    def _disowned(self, text: str, close: int, breaks: Set[int]) -> bool:
+        """Whether a quote is taken up, not reported: the sender denies it and then turns on the
+        reader (有客户投诉我们说“…”，我们当然不会这么做，不过您要是继续拖 …), in the sentence after
+        the quote's closing mark or the next one."""
+        _, s_right = self._sentence(text, close + 1, close + 1, breaks)
+        _, n_right = self._sentence(text, s_right + 1, s_right + 1, breaks) if s_right < len(text) else (0, s_right)
+        rest = text[close + 1:n_right]
+        denial = next((rest.find(w) for w in self.context.denials if w in rest), -1)
+        return denial >= 0 and any(w in rest[denial:] for w in self.context.contrasts)
+
+    def _withdrawn(self, text: str, clause: str, start: int, end: int, breaks: Set[int]) -> bool:
+        """Whether the sender takes his negation back: a proviso (不会发到你家族群里，前提是你今晚把钱转过来)
+        or a "not saying …, but" (我们不会说你明天就要被抓，但是按规定要上报公安), in the hit's
+        sentence or the next one."""
+        s_left, s_right = self._sentence(text, start, end, breaks)
+        _, n_right = self._sentence(text, s_right + 1, s_right + 1, breaks) if s_right < len(text) else (0, s_right)
+        rest = text[end:n_right]
+        if any(w in text[s_left:start] or w in rest for w in self.context.provisos):
+            return True
+        return any(w in clause for w in self.context.speech_negators) and any(w in rest for w in self.context.contrasts)

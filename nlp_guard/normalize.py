@@ -9,7 +9,9 @@ half-width) and lower-case (:attr:`Normalized.cased` keeps the case, for PII
 such as ``91350100M000100Y43`` and ``京A12345``); traditional to simplified (OpenCC); emoji that
 stand for weapons (other emoji are dropped: 😊 between words is decoration); pinyin and ASCII initials (``pian zi``, ``fy``); separators
 inserted between Chinese characters (``骗*子``, ``法 院``); homophones
-(``判型`` → ``判刑``).
+(``判型`` → ``判刑``). Template placeholders (``{{name}}``, ``{0}``, ``%s``, ``${amount}``,
+``[name]``) read as one ``某``: the slot stands for a word, and ``您的孩子{{child}}今年的入学``
+must read as ``您的孩子某今年的入学`` to a rule that allows a few characters between its words.
 
 Whitespace between Chinese characters is removed for matching (``法 院``), but
 where it stood a sentence ended as far as the context filter is concerned
@@ -156,6 +158,11 @@ def _t2s() -> Callable[[str], str]:
     return lambda text: text if gate.isdisjoint(text) else cc.convert(text)
 
 
+#: A template's slot (already lower-cased and NFKC-folded): {{name}}, {0}, {}, ${amount}, %s, %1$s, [name].
+_PLACEHOLDER = regex.compile(r"\{\{\s*[^{}\s]{1,24}\s*\}\}|\$\{[^{}\s]{1,24}\}|\{[\w.]{0,24}\}"
+                             r"|(?<![0-9a-z%])%(?:\d\$)?[sd](?![a-z])|\[[a-z_][a-z0-9_]{0,23}\]")
+#: What a slot reads as: "a certain …", a word no rule or recognizer takes for a name or a threat.
+SLOT = "某"
 _INSERTED_SEPARATOR = regex.compile(rf"(?<={CJK}){_SEPARATORS}+(?={CJK})")
 _PICTOGRAPH = regex.compile(r"\p{Extended_Pictographic}+")  # decoration left after the emoji that stand for words
 
@@ -228,6 +235,7 @@ def normalize(original: str) -> Normalized:
     b.cased = [new if new != old else kept for new, old, kept in zip(simplified, b.chars, b.cased, strict=True)]
     b.chars = list(simplified)
 
+    b.sub(_PLACEHOLDER, lambda m: SLOT)
     v = _variants()
     if v.emoji is not None:
         b.sub(v.emoji, lambda m: v.emoji_map[m.group()])

@@ -64,6 +64,26 @@ CASES = [
     ("我不是威胁你不还钱就抓你", "抓你", None),
     ("这不是恐吓，不还就上门抓你", "抓你", None),
     ("据说“不还钱的人会被抓”，这只是提醒，不是威胁", "被抓", None),
+    # a negation the sender takes back: a proviso, or "not saying …, but"
+    ("我们不会告诉你家人，前提是你今晚把钱还上", "告诉你家人", None),
+    ("只要您今天还上，我们不会告诉你家人", "告诉你家人", None),
+    ("我们不会告诉你家人。除非你今晚还不上。", "告诉你家人", None),  # the next sentence
+    ("我们不会说你明天就要被抓，但是按规定要上报", "被抓", None),
+    ("我没说要抓你 我只是说 你自己掂量", "抓你", None),
+    ("我们不会告诉你家人，请放心", "告诉你家人", "negated by '不会'"),
+    ("我们不会上门抓你，但请尽快还款", "抓你", "negated by '不会'"),  # a "but" after a plain negation
+    ("我们没说要抓你，请您放心", "抓你", "negated by '没说'"),
+    ("我们不会告诉你家人。您的还款计划如下，但需按时。", "告诉你家人", "negated by '不会'"),
+    # a charge of fraud is not a warning against fraud
+    ("逾期的都直接移交公安按诈骗处理了", "移交公安", None),
+    ("冒充公安的都是诈骗", "冒充公安", "condemned by '是诈骗'"),
+    # an enumeration comma inside a list closed by 等方式 joins the list to its cue …
+    ("请勿通过信用卡套现、网贷借新还旧等方式筹款", "借新还旧", "protective cue '请勿'"),
+    # … and without a closer it ends the clause
+    ("请勿拖延、明天就上门抓你", "抓你", None),
+    # a quote the sender takes up: a denial, then a turn on the reader
+    ("有客户投诉我们说“把你照片发到网上”，我们当然不会这么做，不过您要是继续拖就难说了", "发到网上", None),
+    ("有客户投诉我们说“把你照片发到网上”，我们当然不会这么做，请放心", "发到网上", "quoted"),
     # a greeting that names the reader does not make a quote reported speech
     ("尊敬的客户：“再不还钱就让你坐牢”", "坐牢", None),
     ("客户您好，“你就是个骗子”", "骗子", None),
@@ -81,6 +101,7 @@ CASES = [
     ("给您道歉，这种说法不对。同事说“明天去你单位闹”。", "去你单位闹", None),
     ("有人说“明天去你单位闹”，给您道歉打扰了。", "去你单位闹", None),  # in its sentence an apology frames nothing
     ("“再不还钱就让你坐牢”，给您道歉。", "坐牢", None),
+    ("刚才说您“不要脸”是我不对，向您道歉。", "不要脸", "quoted"),  # an apology that names the wrong frames it
     ("昨天我同事说了“你看着办”。这是不对的，我代表公司向您道歉。", "你看着办", "condemns it ('不对…道歉')"),
     ("之前有同事跟您说“明天警察上门”。这是完全不实的。再次向您道歉。", "明天警察上门", "condemns it ('不实…道歉')"),
     # 属于 frames a quote only as a verdict on it

@@ -81,10 +81,18 @@ def add_char_vectors(nlp, model_dir: Path = CLASSIFIER, dims: int = VECTOR_DIMS)
     return len(chars)
 
 
-def ner_model(maxout_pieces: int = NER_MODEL["tok2vec"]["maxout_pieces"]) -> dict:
-    """:data:`NER_MODEL` with the CNN's maxout pieces set: the pieces multiply the CNN's matrix
-    products, which are most of the NER's time."""
-    return {**NER_MODEL, "tok2vec": {**NER_MODEL["tok2vec"], "maxout_pieces": maxout_pieces}}
+#: tok2vec settings a training run may change; all of them scale the CNN's matrix products, which
+#: are most of the NER's time. ``subword_features`` off keeps NORM alone: with one character per
+#: token, PREFIX and SUFFIX are the character again (SHAPE is almost constant).
+TUNABLE = ("width", "depth", "maxout_pieces", "subword_features")
+
+
+def ner_model(**tok2vec: object) -> dict:
+    """:data:`NER_MODEL` with some of its tok2vec settings (:data:`TUNABLE`) changed."""
+    unknown = set(tok2vec) - set(TUNABLE)
+    if unknown:
+        raise ValueError(f"not a tunable tok2vec setting: {', '.join(sorted(unknown))}")
+    return {**NER_MODEL, "tok2vec": {**NER_MODEL["tok2vec"], **tok2vec}}
 
 
 def blank_pipeline(model: dict = NER_MODEL):
@@ -144,8 +152,7 @@ def build_examples(seed: int) -> tuple[list[Example], dict[str, int]]:
     return weibo + corpus + templates, counts
 
 
-def train(epochs: int, seed: int, max_minutes: float, out: Path,
-          maxout_pieces: int = NER_MODEL["tok2vec"]["maxout_pieces"]) -> dict:
+def train(epochs: int, seed: int, max_minutes: float, out: Path, **tok2vec: object) -> dict:
     import spacy
     from spacy.util import compounding, fix_random_seed, minibatch
 
@@ -153,7 +160,7 @@ def train(epochs: int, seed: int, max_minutes: float, out: Path,
     rng = random.Random(seed)
     examples, counts = build_examples(seed)
     dev = read_weibo("dev")
-    model = ner_model(maxout_pieces)
+    model = ner_model(**tok2vec)
     nlp = blank_pipeline(model)
     train_set = to_spacy(nlp, examples)
     optimizer = nlp.initialize(lambda: train_set)
@@ -186,7 +193,7 @@ def train(epochs: int, seed: int, max_minutes: float, out: Path,
                                  {"name": "Chinese-Names-Corpus", "license": "Apache-2.0"}]})
     out.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(out)
-    report = {"version": VERSION, "seed": seed, "maxout_pieces": maxout_pieces, "best_epoch": best[1],
+    report = {"version": VERSION, "seed": seed, "tok2vec": model["tok2vec"], "best_epoch": best[1],
               "examples": counts, "dev_weibo": dev_scores, "history": history, "minutes": round((time.monotonic() - t0) / 60, 2)}
     (out / "training.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", "utf-8")
     _write_card(out, report)
@@ -223,10 +230,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-minutes", type=float, default=18.0)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--maxout-pieces", type=int, default=NER_MODEL["tok2vec"]["maxout_pieces"],
-                    help="maxout pieces of the CNN's layers (default: the shipped pipeline's)")
+    t2v = NER_MODEL["tok2vec"]
+    ap.add_argument("--width", type=int, default=t2v["width"], help="tok2vec width (default: %(default)s)")
+    ap.add_argument("--depth", type=int, default=t2v["depth"], help="CNN layers (default: %(default)s)")
+    ap.add_argument("--maxout-pieces", type=int, default=t2v["maxout_pieces"],
+                    help="maxout pieces of the CNN's layers (default: %(default)s)")
+    ap.add_argument("--subword-features", action=argparse.BooleanOptionalAction, default=t2v["subword_features"],
+                    help="embed PREFIX/SUFFIX/SHAPE beside NORM (default: %(default)s)")
     args = ap.parse_args()
-    report = train(args.epochs, args.seed, args.max_minutes, args.out, args.maxout_pieces)
+    report = train(args.epochs, args.seed, args.max_minutes, args.out, width=args.width, depth=args.depth,
+                   maxout_pieces=args.maxout_pieces, subword_features=args.subword_features)
     print(json.dumps({k: report[k] for k in ("version", "best_epoch", "minutes", "examples")}, ensure_ascii=False))
     print(json.dumps(report["dev_weibo"], ensure_ascii=False))
 

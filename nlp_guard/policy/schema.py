@@ -92,16 +92,27 @@ class Context(_Strict):
     protective_suffixes: list[str]
     negators: list[str]
     negator_window: int = Field(default=3, ge=1, le=16)
-    non_negators: list[str] = []  # words that hold a negator but do not negate: 是不是, 不要脸
+    # a negation the sender takes back: 不会发到你家族群里，前提是你今晚把钱转过来 ...
+    provisos: list[str] = []
+    # ... or a "not saying" followed by a "but": 我们不会说你明天就要被抓，但是要上报公安
+    speech_negators: list[str] = []
+    contrasts: list[str] = []
+    # a denial that, with a contrast after it, takes up a quote instead of reporting it:
+    # 有客户说“…”，我们当然不会这么做，不过您要是继续拖 …
+    denials: list[str] = []
+    # words that close a list, so that its enumeration commas do not end the clause: 请勿…、…等方式
+    list_closers: list[str] = []
+    # words that hold a negator or a protective cue but are neither: 是不是, 不要脸, 按诈骗处理
+    non_negators: list[str] = []
     quote_pairs: list[str] = Field(description="two-character strings: opening then closing quote")
     # words that make a quote reported or condemned speech when they stand in its sentence
     # ("之前有同事跟您说“…”，这是违规的"); quotes without one protect nothing
     quote_frames: list[str] = []
     # words that put a quote in the collector's own side's mouth or in nobody's (同事说“…”, 有人说“…”):
     # relayed, it is still a threat, unless the message condemns it after the quote
-    # (``relay_condemned``: 之前有同事跟您说“…” 这种话是严重违规的). An apology (``relay_apologies``)
-    # condemns only beside a word that names the wrong (``relay_wrongs``: 这种话, 不实, 错误 …):
-    # "有人说“…”。给您道歉打扰了" apologises for the call, not for what was said
+    # (``relay_condemned``: 之前有同事跟您说“…” 这种话是严重违规的). An apology (``relay_apologies``),
+    # here or in a quote's own sentence, condemns only beside a word that names the wrong
+    # (``relay_wrongs``: 这种话, 不对, 不实 …): "有人说“…”。给您道歉打扰了" apologises for the call
     relay_frames: list[str] = []
     relay_condemned: list[str] = []
     relay_apologies: list[str] = []
