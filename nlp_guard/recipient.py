@@ -7,7 +7,10 @@ loan itself or the lending platform; a person named next to one says whose debt 
 
 Protective context (quotes, negation, warnings) never excuses a debt fact here:
 "请转告他“借呗借款8000元已逾期30天”" and "我们不会催他还这笔借款" tell the contact
-about the debt all the same.
+about the debt all the same. The one exception is telling the reader that they owe nothing
+(``debt_facts.owes_nothing``: 您作为紧急联系人不需要承担还款责任, 家属无需代为偿还): the
+industry rules want third parties told exactly that and no financial detail, so the
+还款 inside it is not a debt fact; an amount, an overdue status or a platform beside it still is.
 """
 from __future__ import annotations
 
@@ -29,17 +32,24 @@ SUBCATEGORY = "privacy.third_party_disclosure"
 class RecipientRule:
     pattern: regex.Pattern[str]
     relay: str
+    owes_nothing: regex.Pattern[str] | None = None
 
     @classmethod
     def from_pack(cls, pack: PolicyPack) -> RecipientRule:
         f = pack.debt_facts
         alts = [regex.escape(t) for t in sorted(f.terms + f.platforms, key=len, reverse=True)] + [f"(?:{r})" for r in f.regex]
-        return cls(regex.compile("|".join(alts)), pack.relay_suggestion)
+        owes = regex.compile("|".join(f"(?:{r})" for r in f.owes_nothing)) if f.owes_nothing else None
+        return cls(regex.compile("|".join(alts)), pack.relay_suggestion, owes)
 
     def debt_facts(self, text: str) -> list[tuple[int, int]]:
-        """Where ``text`` states a debt; all of it when the pattern ran out of time twice (fail closed)."""
+        """Where ``text`` states a debt; all of it when the pattern ran out of time twice, and every
+        fact when the ``owes_nothing`` pattern did (fail closed both ways)."""
         matches = timed_matches(self.pattern, text, "debt facts")
-        return [(0, len(text))] if matches is None else [m.span() for m in matches]
+        if matches is None:
+            return [(0, len(text))]
+        cleared = [m.span() for m in (timed_matches(self.owes_nothing, text, "owes nothing") or [])] \
+            if self.owes_nothing is not None else []
+        return [m.span() for m in matches if not any(s <= m.start() and m.end() <= e for s, e in cleared)]
 
     def check(self, text: str, recipient: str | None, names: Sequence[Finding] = ()) -> list[Finding]:
         """Debt facts in a message to someone who may not be told about the debt.

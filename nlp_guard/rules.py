@@ -91,7 +91,7 @@ def timed_matches(pattern: regex.Pattern[str], text: str, what: str) -> list[reg
             return list(pattern.finditer(text, timeout=timeout))
         except TimeoutError:
             log.warning("%s timed out after %gs", what, timeout)
-    log.error("%s timed out twice; counted as found over the whole text", what)
+    log.error("%s timed out twice; the check fails closed", what)
     return None
 
 

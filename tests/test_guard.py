@@ -28,6 +28,24 @@ def test_same_reminder_depends_on_recipient(rules_guard: Guard, recipient: str, 
         assert d.rewrite == v.suggestion
 
 
+@pytest.mark.parametrize(("text", "facts"), [
+    # telling a contact they owe nothing is the script third parties should get
+    ("您好，您作为紧急联系人不需要承担还款责任，麻烦您转告本人回电。", set()),
+    ("法律上紧急联系人没有任何还款义务，家属也无需代为偿还。", set()),
+    ("我们不会要求您代为还款，只是请他尽快联系我们。", set()),
+    # ... but it carries nothing else through, and a liability claimed is a fact
+    ("您没有还款义务，但他在借呗的借款8000元已逾期30天。", {"借呗", "借款8000元", "逾期"}),
+    ("他要是不还款，您就要承担还款责任。", {"还款"}),
+    ("您并不是没有还款义务。", {"还款"}),
+    ("请您督促他还款。", {"还款"}),
+])
+def test_owing_nothing_is_not_a_debt_fact(rules_guard: Guard, text: str, facts: set[str]) -> None:
+    d = rules_guard.check(text, recipient="emergency_contact", suggest=False)
+    found = {e.text for v in d.violations for e in v.evidence}
+    assert found == facts
+    assert d.decision == ("allow" if not facts else "block")
+
+
 @pytest.mark.parametrize(("text", "error", "message"), [
     ("", EmptyTextError, "text: text is empty"),
     ("   \n", EmptyTextError, "text is empty"),

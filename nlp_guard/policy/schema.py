@@ -146,6 +146,9 @@ class DebtFacts(_Strict):
     terms: list[str]
     regex: list[str]
     platforms: list[str]
+    # telling the reader that they owe nothing (您不需要承担还款责任, 无需代为偿还): the script the
+    # third-party rules ask for, not a financial detail; a debt fact inside one is not a disclosure
+    owes_nothing: list[str] = []
 
 
 class Signal(_Strict):
