@@ -38,6 +38,8 @@ _CLAUSE_END = regex.compile(r"[，,、：:]")
 #: Clause ends inside a list that a closer ends (请勿通过信用卡套现、网贷借新还旧等方式筹款): the
 #: enumeration comma joins the list's items there instead of ending a clause.
 _SENTENCE_CLAUSE_END = regex.compile(r"[，,：:]")
+#: How far after a hit a list closer may start and still close the hit's own item (信用卡套现等方式).
+_LIST_GAP = 2
 
 
 @dataclass(frozen=True)
@@ -187,10 +189,15 @@ class ContextFilter:
         if cue:
             return f"condemned by {cue!r} later in the sentence"
         c_right = next((m.start() for m in _CLAUSE_END.finditer(text, end, s_right)), s_right)
-        listed = any(w in text[end:c_right] for w in self.context.list_closers)
-        ends = _SENTENCE_CLAUSE_END if listed else _CLAUSE_END
-        c_left = max((m.end() for m in ends.finditer(text, s_left, start)), default=s_left)
-        cue = self._cue(self._closed(self._mask(text[max(c_left, start - self.context.window):start])),
+        c_left = max((m.end() for m in _CLAUSE_END.finditer(text, s_left, start)), default=s_left)
+        # a hit that closes a list (…、信用卡套现等方式) is one of the items a cue before the list
+        # governs; a negator is not stretched that way: 我们不会只打电话、明天就去你单位闹等方式都会用上
+        l_left = c_left
+        if any(0 <= text.find(w, end, c_right) - end <= _LIST_GAP for w in self.context.list_closers):
+            l_left = max((m.end() for m in _SENTENCE_CLAUSE_END.finditer(text, s_left, start)), default=s_left)
+            if not any(w in text[l_left:c_left] for w in self.context.list_heads):
+                l_left = c_left
+        cue = self._cue(self._closed(self._mask(text[max(l_left, start - self.context.window):start])),
                         self._closed(self._mask(text[end:min(c_right, end + self.context.window)])))
         if cue:
             return cue

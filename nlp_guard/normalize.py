@@ -158,9 +158,9 @@ def _t2s() -> Callable[[str], str]:
     return lambda text: text if gate.isdisjoint(text) else cc.convert(text)
 
 
-#: A template's slot (already lower-cased and NFKC-folded): {{name}}, {0}, {}, ${amount}, %s, %1$s, [name].
+#: A template's slot (already lower-cased and NFKC-folded): {{name}}, {0}, {}, ${amount}, %s, %1$s, [name], #name#.
 _PLACEHOLDER = regex.compile(r"\{\{\s*[^{}\s]{1,24}\s*\}\}|\$\{[^{}\s]{1,24}\}|\{[\w.]{0,24}\}"
-                             r"|(?<![0-9a-z%])%(?:\d\$)?[sd](?![a-z])|\[[a-z_][a-z0-9_]{0,23}\]")
+                             r"|(?<![0-9a-z%])%(?:\d\$)?[sd](?![a-z])|\[[a-z_][a-z0-9_]{0,23}\]|#[a-z_][a-z0-9_]{0,23}#")
 #: What a slot reads as: "a certain …", a word no rule or recognizer takes for a name or a threat.
 SLOT = "某"
 _INSERTED_SEPARATOR = regex.compile(rf"(?<={CJK}){_SEPARATORS}+(?={CJK})")

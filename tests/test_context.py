@@ -81,6 +81,12 @@ CASES = [
     ("请勿通过信用卡套现、网贷借新还旧等方式筹款", "借新还旧", "protective cue '请勿'"),
     # … and without a closer it ends the clause
     ("请勿拖延、明天就上门抓你", "抓你", None),
+    # … nor does a closer stretch a negator, or a cue before something that is no list of ways or words
+    ("我们不会只打电话、明天就去你单位闹等方式都会用上", "去你单位闹", None),
+    ("请勿拖延、明天就去你单位闹等方式我们都会用", "去你单位闹", None),
+    ("严禁对客户说坐牢、抓人等说法", "抓人", "protective cue '严禁'"),
+    # "not only" is no negation
+    ("我们不会只告诉你家人", "告诉你家人", None),
     # a quote the sender takes up: a denial, then a turn on the reader
     ("有客户投诉我们说“把你照片发到网上”，我们当然不会这么做，不过您要是继续拖就难说了", "发到网上", None),
     ("有客户投诉我们说“把你照片发到网上”，我们当然不会这么做，请放心", "发到网上", "quoted"),

@@ -38,6 +38,10 @@ def test_same_reminder_depends_on_recipient(rules_guard: Guard, recipient: str, 
     ("他要是不还款，您就要承担还款责任。", {"还款"}),
     ("您并不是没有还款义务。", {"还款"}),
     ("请您督促他还款。", {"还款"}),
+    # amounts in Chinese numerals and "owes us" are facts; 千万 and 一块儿 are not amounts
+    ("您没有还款义务，他欠我们两万块已经三个月了。", {"欠我们两万块"}),
+    ("麻烦您转告他，他借了三千元。", {"三千元"}),
+    ("千万别转钱给陌生人，我们一块儿等他回电。", set()),
 ])
 def test_owing_nothing_is_not_a_debt_fact(rules_guard: Guard, text: str, facts: set[str]) -> None:
     d = rules_guard.check(text, recipient="emergency_contact", suggest=False)

@@ -100,8 +100,11 @@ class Context(_Strict):
     # a denial that, with a contrast after it, takes up a quote instead of reporting it:
     # 有客户说“…”，我们当然不会这么做，不过您要是继续拖 …
     denials: list[str] = []
-    # words that close a list, so that its enumeration commas do not end the clause: 请勿…、…等方式
+    # words that close a list right after a hit, so that a protective cue before the list reaches it across
+    # the enumeration commas (请勿通过借新还旧、信用卡套现等方式) when the list is one of ways or words
+    # (``list_heads``: 通过, 使用 …: 请勿拖延、明天就去你单位闹等方式 is no such list); negators never reach that far
     list_closers: list[str] = []
+    list_heads: list[str] = []
     # words that hold a negator or a protective cue but are neither: 是不是, 不要脸, 按诈骗处理
     non_negators: list[str] = []
     quote_pairs: list[str] = Field(description="two-character strings: opening then closing quote")
