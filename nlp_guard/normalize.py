@@ -10,8 +10,9 @@ such as ``91350100M000100Y43`` and ``京A12345``); traditional to simplified (Op
 stand for weapons (other emoji are dropped: 😊 between words is decoration); pinyin and ASCII initials (``pian zi``, ``fy``); separators
 inserted between Chinese characters (``骗*子``, ``法 院``); homophones
 (``判型`` → ``判刑``). Template placeholders (``{{name}}``, ``{0}``, ``%s``, ``${amount}``,
-``[name]``) read as one ``某``: the slot stands for a word, and ``您的孩子{{child}}今年的入学``
-must read as ``您的孩子某今年的入学`` to a rule that allows a few characters between its words.
+``[name]``, ``#name#``) read as one ``某`` (``{{name}}，您好`` → ``某,您好``), or as nothing
+between two Chinese characters, as an inserted separator does: ``您的孩子{{child}}今年的入学``
+must reach a rule that allows a few characters between its words, and ``坐{}牢`` must read ``坐牢``.
 
 Whitespace between Chinese characters is removed for matching (``法 院``), but
 where it stood a sentence ended as far as the context filter is concerned
@@ -163,6 +164,14 @@ _PLACEHOLDER = regex.compile(r"\{\{\s*[^{}\s]{1,24}\s*\}\}|\$\{[^{}\s]{1,24}\}|\
                              r"|(?<![0-9a-z%])%(?:\d\$)?[sd](?![a-z])|\[[a-z_][a-z0-9_]{0,23}\]|#[a-z_][a-z0-9_]{0,23}#")
 #: What a slot reads as: "a certain …", a word no rule or recognizer takes for a name or a threat.
 SLOT = "某"
+_HAN = regex.compile(CJK)
+
+
+def _slot(m: regex.Match[str]) -> str:
+    """A slot between two Chinese characters reads as nothing, like an inserted separator: a
+    sender can split a word with one (坐{}牢); elsewhere it reads as ``SLOT``."""
+    i, j, text = m.start(), m.end(), m.string
+    return "" if 0 < i and j < len(text) and _HAN.match(text[i - 1]) and _HAN.match(text[j]) else SLOT
 _INSERTED_SEPARATOR = regex.compile(rf"(?<={CJK}){_SEPARATORS}+(?={CJK})")
 _PICTOGRAPH = regex.compile(r"\p{Extended_Pictographic}+")  # decoration left after the emoji that stand for words
 
@@ -235,7 +244,7 @@ def normalize(original: str) -> Normalized:
     b.cased = [new if new != old else kept for new, old, kept in zip(simplified, b.chars, b.cased, strict=True)]
     b.chars = list(simplified)
 
-    b.sub(_PLACEHOLDER, lambda m: SLOT)
+    b.sub(_PLACEHOLDER, _slot)
     v = _variants()
     if v.emoji is not None:
         b.sub(v.emoji, lambda m: v.emoji_map[m.group()])

@@ -178,6 +178,11 @@ BYPASSES = [
     ("不会放过你的老赖", "debtor", "block", "abuse.insult"),
     ("你不要以为我们不会上门抓你", "debtor", "block", "deception.false_legal"),
     ("千万别逼我们去找你单位", "debtor", "block", "threat.exposure"),
+    # a template slot that splits a word, and the doors this table's own protections opened
+    ("再不还钱就让你坐{0}牢", "debtor", "block", "deception.false_legal"),
+    ("我们不会只打电话、明天就去你单位闹等方式都会用上", "debtor", "block", "threat.doorstep"),
+    ("您没有还款义务，他欠我们两万块已经三个月了", "emergency_contact", "block", "privacy.third_party_disclosure"),
+    ("紧急联系人不承担还款责任，但他的网贷逾期了您得帮着催", "emergency_contact", "block", "privacy.third_party_disclosure"),
 ]
 
 # honest negatives: the same devices used for what they are for
@@ -193,6 +198,9 @@ HONEST = [
     ("千万别去借网贷来还，有困难咱们商量分期。", "debtor"),
     ("请直接联系您的客户经理核实。", "debtor"),
     ("最近有骗子冒充咱们客服加微信，千万别转账。", "debtor"),
+    ("请勿通过借新还旧、信用卡套现等方式筹款，以免加重负担。", "debtor"),
+    ("您作为紧急联系人不需要承担还款责任，麻烦您转告他回电。", "emergency_contact"),
+    ("{{name}}您好，本月账单已出，请按时还款。", "debtor"),
 ]
 
 

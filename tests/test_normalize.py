@@ -26,14 +26,18 @@ TABLE = [
     ("usb", "usb"),
     ("我的邮箱 sb@x.com", "我的邮箱 sb@x.com"),
     ("你好，我是", "你好,我是"),
-    # template slots read as one 某, whatever the template language
-    ("您的孩子{{child}}今年", "您的孩子某今年"),
+    # template slots read as one 某, whatever the template language …
     ("【%s消费金融】", "【某消费金融】"),
-    ("欠款{0}元，{}天", "欠款某元,某天"),
     ("尊敬的${name}", "尊敬的某"),
     ("%1$s您好", "某您好"),
     ("[name]您好", "某您好"),
-    ("您是#NAME#的同事吧", "您是某的同事吧"),
+    ("{{name}}，您好", "某,您好"),
+    # … and as nothing between two Chinese characters, where one could split a word
+    ("您的孩子{{child}}今年", "您的孩子今年"),
+    ("欠款{0}元，{}天", "欠款元,某天"),
+    ("您是#NAME#的同事吧", "您是的同事吧"),
+    ("再不还就让你坐{}牢", "再不还就让你坐牢"),
+    ("你这个老{{a}}赖", "你这个老赖"),
     ("逾期100%", "逾期100%"),
     ('{"a": 1}', '{"a": 1}'),
 ]
