@@ -39,7 +39,7 @@ class PolicyEngine:
                    scores: dict[str, float] | None, recipient: str = "debtor") -> tuple[Violation, ...]:
         by_sub: dict[str, list[Finding]] = defaultdict(list)
         for f in findings:
-            by_sub[f.label].append(f)
+            by_sub[self._label(f, recipient)].append(f)
         out: list[Violation] = []
         for code, cat in self.pack.categories.items():
             model = scores.get(code, 0.0) if scores is not None else None
@@ -53,6 +53,16 @@ class PolicyEngine:
                 sources = sorted({f.source for f in fs} | ({"model"} if model is not None and model >= cat.threshold else set()))
                 out.append(self._violation(norm, code, sub, score, "+".join(sources), fs, recipient))
         return tuple(sorted(out, key=lambda v: (-v.score, v.subcategory)))
+
+    def _label(self, f: Finding, recipient: str) -> str:
+        """The subcategory a finding reports: a model-only one takes ``model_subcategory_known``
+        when the reader may know the debt ("去你单位闹，让你同事都知道" to the debtor is exposure,
+        and its suggestion must not ask the debtor to pass a message to himself)."""
+        cat = self.pack.categories.get(f.label.split(".", 1)[0])
+        if (f.source == "model" and recipient in MAY_KNOW_THE_DEBT and cat is not None
+                and cat.model_subcategory_known and f.label == cat.model_subcategory):
+            return cat.model_subcategory_known
+        return f.label
 
     def _violation(self, norm: Normalized, category: str, sub: str, score: float,
                    source: str, fs: list[Finding], recipient: str) -> Violation:

@@ -10,6 +10,15 @@ from .recipient import SUBCATEGORY as RECIPIENT_SUBCATEGORY
 from .results import Violation
 
 _CLAUSE = regex.compile(r"[^，。！？,!?;；\n]+[，。！？,!?;；\n]*")
+_GREETING = regex.compile(r"^(?:您好|你好)[，,！!]\s*")
+
+
+def _joined(parts: list[str]) -> str:
+    """Parts as one text; a suggestion's own greeting (您好，) is dropped where it would stand mid-text."""
+    out = ""
+    for p in parts:
+        out += _GREETING.sub("", p) if out.strip() else p
+    return out.strip()
 
 
 def clean_clauses(original: str, violations: tuple[Violation, ...]) -> list[str]:
@@ -39,9 +48,9 @@ def rewrite(original: str, violations: tuple[Violation, ...], clause_ok: Callabl
             if v.suggestion not in used and any(m.start() < e.end and e.start < m.end() for e in v.evidence):
                 used.add(v.suggestion)
                 parts.append(v.suggestion)
-    return "".join(parts).strip() or " ".join(dict.fromkeys(v.suggestion for v in violations))
+    return _joined(parts) or fallback(violations)
 
 
 def fallback(violations: tuple[Violation, ...]) -> str:
     """The suggestions alone, when the clause-level rewrite still does not pass."""
-    return "".join(dict.fromkeys(v.suggestion for v in violations))
+    return _joined(list(dict.fromkeys(v.suggestion for v in violations)))

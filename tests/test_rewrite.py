@@ -13,6 +13,8 @@ import pytest
 from nlp_guard import Guard
 from nlp_guard.policy import default_policy
 from nlp_guard.recipient import MAY_KNOW_THE_DEBT, RECIPIENTS
+from nlp_guard.results import Evidence, Violation
+from nlp_guard.rewrite import fallback, rewrite
 
 # (draft, recipient): every one is flagged, and its rewrite must pass for that recipient
 DRAFTS = [
@@ -75,3 +77,43 @@ def test_no_passing_candidate_means_no_rewrite_and_a_reason() -> None:
     assert d.rewrite is None
     assert d.rewrite_note and "recipient=emergency_contact" in d.rewrite_note
     assert d.to_dict()["rewrite_note"] == d.rewrite_note
+
+
+class ReadsExposure:
+    """A classifier that reads privacy into one sentence and nothing else."""
+
+    version = "stub-1"
+    labels = ("threat", "abuse", "deception", "privacy", "coercion")
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        return [{"privacy": 0.9 if "都知道" in t else 0.0} for t in texts]
+
+
+@pytest.mark.parametrize(("recipient", "sub", "relay"), [
+    ("debtor", "privacy.public_exposure", False),
+    ("guarantor", "privacy.public_exposure", False),
+    ("emergency_contact", "privacy.third_party_disclosure", True),
+])
+def test_model_privacy_is_exposure_to_a_reader_who_may_know_the_debt(recipient: str, sub: str, relay: bool) -> None:
+    """To the debtor, the model's privacy is exposure to others: its suggestion must not ask the
+    debtor to pass a message on to himself."""
+    g = Guard(default_policy(), classifier=ReadsExposure())
+    d = g.check("王先生，请尽快还款，不然让你同事都知道", recipient)
+    (v,) = [v for v in d.violations if v.category == "privacy"]
+    assert v.subcategory == sub and "model" in v.source
+    assert (v.suggestion == g.recipient_rule.relay_suggestion()) is relay
+    assert d.rewrite and ("转告" in d.rewrite) is relay
+
+
+def _violation(sub: str, suggestion: str, text: str, words: str) -> Violation:
+    start = text.index(words)
+    return Violation(sub.split(".")[0], sub, 0.9, "rule", "block", "high",
+                     (Evidence(start, start + len(words), words),), (), suggestion)
+
+
+def test_a_suggestion_keeps_its_greeting_only_at_the_start() -> None:
+    text = "你看着办，老赖"
+    vs = (_violation("threat.veiled", "您好，请尽快还款。", text, "你看着办"),
+          _violation("abuse.insult", "您好，我们愿意协商。", text, "老赖"))
+    assert fallback(vs) == "您好，请尽快还款。我们愿意协商。"
+    assert rewrite("你看着办，老赖", vs) == "您好，请尽快还款。我们愿意协商。"

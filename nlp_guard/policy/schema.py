@@ -38,12 +38,18 @@ class Category(_Strict):
     action: Action
     threshold: float = Field(ge=0.0, le=1.0, description="score at or above which the category fires")
     model_subcategory: str = Field(description="subcategory reported when only the model fires")
+    # the same for a message to a reader who may know the debt (debtor, guarantor): the model's privacy
+    # there is exposure to others, not a disclosure to the reader, and its suggestion must not be a relay
+    model_subcategory_known: str | None = Field(
+        default=None, description="subcategory reported when only the model fires and the reader may know the debt")
     subcategories: dict[str, Subcategory] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _model_sub_known(self) -> Category:
-        if self.model_subcategory not in self.subcategories:
-            raise ValueError(f"model_subcategory {self.model_subcategory!r} is not one of {sorted(self.subcategories)}")
+        for field in ("model_subcategory", "model_subcategory_known"):
+            code = getattr(self, field)
+            if code is not None and code not in self.subcategories:
+                raise ValueError(f"{field} {code!r} is not one of {sorted(self.subcategories)}")
         return self
 
 
