@@ -108,7 +108,8 @@ CASES = [
     ("有人说“明天去你单位闹”，给您道歉打扰了。", "去你单位闹", None),  # in its sentence an apology frames nothing
     ("“再不还钱就让你坐牢”，给您道歉。", "坐牢", None),
     ("刚才说您“不要脸”是我不对，向您道歉。", "不要脸", "quoted"),  # an apology that names the wrong frames it
-    ("昨天我同事说了“你看着办”。这是不对的，我代表公司向您道歉。", "你看着办", "condemns it ('不对…道歉')"),
+    ("昨天我同事说了“你看着办”。这是不对的，我代表公司向您道歉。", "你看着办", "condemns it ('是不对的')"),
+    ("昨天我同事说了“你看着办”。这不对，我代表公司向您道歉。", "你看着办", "condemns it ('不对…道歉')"),
     ("之前有同事跟您说“明天警察上门”。这是完全不实的。再次向您道歉。", "明天警察上门", "condemns it ('不实…道歉')"),
     # 属于 frames a quote only as a verdict on it
     ("“明天就去你单位闹”，这属于正常流程。", "去你单位闹", None),
