@@ -23,7 +23,7 @@ spoken pause cannot carry a warning over to the threat before it.
 """
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -40,6 +40,8 @@ _CLAUSE_END = regex.compile(r"[，,、：:]")
 _SENTENCE_CLAUSE_END = regex.compile(r"[，,：:]")
 #: How far after a hit a list closer may start and still close the hit's own item (信用卡套现等方式).
 _LIST_GAP = 2
+#: How far before a condemning cue a word of disbelief takes it back (别以为是诈骗, 这可不是谣言).
+_DISBELIEF_REACH = 4
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class ContextFilter:
     allow_list: tuple[str, ...]
 
     @staticmethod
-    def _sentence(text: str, start: int, end: int, breaks: Set[int]) -> tuple[int, int]:
+    def sentence(text: str, start: int, end: int, breaks: Set[int]) -> tuple[int, int]:
+        """The bounds of the sentence that holds ``text[start:end]``."""
         left = start
         while left > 0 and left not in breaks and not _SENTENCE_END.match(text[left - 1]):
             left -= 1
@@ -68,7 +71,7 @@ class ContextFilter:
         for m in self._quoted.finditer(text):
             if len(m.group()[1:-1].strip()) <= _REPLY_CODE:
                 continue
-            left, right = self._sentence(text, m.start(), m.end(), breaks)
+            left, right = self.sentence(text, m.start(), m.end(), breaks)
             if not self._frames(f"{text[left:m.start()]}|{text[m.end():right]}"):
                 return (*words, *self._marks)
         return words
@@ -153,9 +156,18 @@ class ContextFilter:
         for cue in self.context.protective_prefixes:
             if cue in before:
                 return f"protective cue {cue!r} before the hit"
-        for cue in self.context.protective_suffixes:
-            if cue in after:
-                return f"protective cue {cue!r} after the hit"
+        cue = self._standing(after, self.context.protective_suffixes)
+        return f"protective cue {cue!r} after the hit" if cue else None
+
+    def _standing(self, after: str, cues: Sequence[str]) -> str | None:
+        """The first of ``cues`` in ``after`` that is not itself denied: "别以为是诈骗", "这可不是谣言"
+        and "你以为是假的？" condemn nothing (``disbelief`` in the few characters before the cue)."""
+        for cue in cues:
+            i = after.find(cue)
+            while i != -1:
+                if not any(w in after[max(0, i - _DISBELIEF_REACH):i + 1] for w in self.context.disbelief):
+                    return cue
+                i = after.find(cue, i + 1)
         return None
 
     def reason(self, text: str, start: int, end: int, breaks: Set[int] = frozenset()) -> str | None:
@@ -170,7 +182,7 @@ class ContextFilter:
                     return f"inside allow-listed phrase {phrase!r}"
                 i = text.find(phrase, i + 1)
         start, end = self._unquoted(text, start, end)
-        s_left, s_right = self._sentence(text, start, end, breaks)
+        s_left, s_right = self.sentence(text, start, end, breaks)
         quote = self._quote(text, s_left, s_right, start, end)
         if quote:
             o, c = quote
@@ -185,7 +197,7 @@ class ContextFilter:
             if frame:
                 return f"quoted between {text[o]}{text[c]} in a sentence that reports or condemns it ({frame!r})"
         after = self._closed(text[end:s_right])
-        cue = next((w for w in self.context.sentence_suffixes if w in after), None)
+        cue = self._standing(after, self.context.sentence_suffixes)
         if cue:
             return f"condemned by {cue!r} later in the sentence"
         c_right = next((m.start() for m in _CLAUSE_END.finditer(text, end, s_right)), s_right)
@@ -209,11 +221,14 @@ class ContextFilter:
 
     def _disowned(self, text: str, close: int, breaks: Set[int]) -> bool:
         """Whether a quote is taken up, not reported: the sender denies it and then turns on the
-        reader (有客户投诉我们说“…”，我们当然不会这么做，不过您要是继续拖 …), in the sentence after
-        the quote's closing mark or the next one."""
-        _, s_right = self._sentence(text, close + 1, close + 1, breaks)
-        _, n_right = self._sentence(text, s_right + 1, s_right + 1, breaks) if s_right < len(text) else (0, s_right)
+        reader (有客户投诉我们说“…”，我们当然不会这么做，不过您要是继续拖 …), or winks at it
+        (``winks``: 质检不让我说“明天去你家”，你自己猜; …“…”这句话我说到做到; …第二天他就还了), in the
+        sentence after the quote's closing mark or the next one."""
+        _, s_right = self.sentence(text, close + 1, close + 1, breaks)
+        _, n_right = self.sentence(text, s_right + 1, s_right + 1, breaks) if s_right < len(text) else (0, s_right)
         rest = text[close + 1:n_right]
+        if any(w in rest for w in self.context.winks):
+            return True
         denial = next((rest.find(w) for w in self.context.denials if w in rest), -1)
         return denial >= 0 and any(w in rest[denial:] for w in self.context.contrasts)
 
@@ -221,8 +236,8 @@ class ContextFilter:
         """Whether the sender takes his negation back: a proviso (不会发到你家族群里，前提是你今晚把钱转过来)
         or a "not saying …, but" (我们不会说你明天就要被抓，但是按规定要上报公安), in the hit's
         sentence or the next one."""
-        s_left, s_right = self._sentence(text, start, end, breaks)
-        _, n_right = self._sentence(text, s_right + 1, s_right + 1, breaks) if s_right < len(text) else (0, s_right)
+        s_left, s_right = self.sentence(text, start, end, breaks)
+        _, n_right = self.sentence(text, s_right + 1, s_right + 1, breaks) if s_right < len(text) else (0, s_right)
         rest = text[end:n_right]
         if any(w in text[s_left:start] or w in rest for w in self.context.provisos):
             return True

@@ -184,6 +184,14 @@ BYPASSES = [
     ("我们不会只打电话、明天就去你单位闹等方式都会用上", "debtor", "block", "threat.doorstep"),
     ("您没有还款义务，他欠我们两万块已经三个月了", "emergency_contact", "block", "privacy.third_party_disclosure"),
     ("紧急联系人不承担还款责任，但他的网贷逾期了您得帮着催", "emergency_contact", "block", "privacy.third_party_disclosure"),
+    # red-team classes (12-06): negations that threaten, condemnations taken back, quotes winked at
+    ("你别再逼我们去你单位找你领导了", "debtor", "block", "threat.exposure"),
+    ("不是我想打给你老婆，是你逼我的。", "debtor", "block", "threat.exposure"),
+    ("明天就抓你去坐牢，别以为是诈骗", "debtor", "block", "deception.false_legal"),
+    ("明天就抓你去坐牢，这可不是谣言", "debtor", "block", "deception.false_legal"),
+    ("你可以去报警，“明天晚上去你家”这句话我说到做到。", "debtor", "block", "threat.doorstep"),
+    ("遇到你这种垃圾真是我倒霉。", "debtor", "block", "abuse.insult"),
+    ("你不还的话，我们会一直联系你，直到联系上他为止。", "emergency_contact", "block", "threat.harassment"),
 ]
 
 # honest negatives: the same devices used for what they are for
@@ -202,6 +210,14 @@ HONEST = [
     ("请勿通过借新还旧、信用卡套现等方式筹款，以免加重负担。", "debtor"),
     ("您作为紧急联系人不需要承担还款责任，麻烦您转告他回电。", "emergency_contact"),
     ("{{name}}您好，本月账单已出，请按时还款。", "debtor"),
+    ("提醒您：法院判决后仍不履行的，可能被法院列入失信名单，目前尚未起诉，欢迎您主动协商。", "debtor"),
+    ("逾期记录自您结清之日起在征信报告中保存5年，任何机构都不能消除逾期记录。", "debtor"),
+    ("有人说逾期会坐牢，这种说法不对，信用卡逾期属于民事纠纷。", "debtor"),
+    ("理解您最近要负担您妈妈的医药费，我们可以把月供调低。", "debtor"),
+    ("嗯 好的 那个 工作日你可以随时登录APP 还款", "debtor"),
+    ("请问您登记的住址是否有变更？我们下周要寄送结清证明。", "debtor"),
+    ("根据保证合同约定，您先替他还本期8,600元，之后可向借款人追偿。", "guarantor"),
+    ("您上周下班路上出意外住院的情况我们已经登记，可以申请延期。", "debtor"),
 ]
 
 

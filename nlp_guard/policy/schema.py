@@ -68,6 +68,8 @@ class Rule(_Strict):
     tokens: list[list[str]] = []
     gap: int = Field(default=4, ge=0, le=20)
     protective_context: bool = Field(default=True, description="suppress when quoted or negated")
+    lawful_after: list[str] = Field(default=[], description="words that, earlier in the hit's sentence, make "
+                                                            "it a statement of lawful process (判决后 … 失信名单)")
     recipients: list[str] = Field(default=[], description="only for these recipients; empty = all")
     also: list[str] = Field(default=[], description="further subcategories the same hit counts for "
                                                     "(a threat to expose the debt is threat + privacy)")
@@ -106,10 +108,14 @@ class Context(_Strict):
     # a denial that, with a contrast after it, takes up a quote instead of reporting it:
     # 有客户说“…”，我们当然不会这么做，不过您要是继续拖 …
     denials: list[str] = []
+    # … or a wink after it: 质检不让我说“明天去你家”，你自己猜; “…”这句话我说到做到; …第二天他就还了
+    winks: list[str] = []
     # words that close a list right after a hit, so that a protective cue before the list reaches it across
     # the enumeration commas (请勿通过借新还旧、信用卡套现等方式) when the list is one of ways or words
     # (``list_heads``: 通过, 使用 …: 请勿拖延、明天就去你单位闹等方式 is no such list); negators never reach that far
     list_closers: list[str] = []
+    # words that take back a condemnation after a hit: 别以为是诈骗, 这可不是谣言, 你以为是假的？
+    disbelief: list[str] = []
     list_heads: list[str] = []
     # words that hold a negator or a protective cue but are neither: 是不是, 不要脸, 按诈骗处理
     non_negators: list[str] = []
