@@ -191,6 +191,8 @@ BYPASSES = [
     ("明天就抓你去坐牢，这可不是谣言", "debtor", "block", "deception.false_legal"),
     ("你可以去报警，“明天晚上去你家”这句话我说到做到。", "debtor", "block", "threat.doorstep"),
     ("遇到你这种垃圾真是我倒霉。", "debtor", "block", "abuse.insult"),
+    ("明天上门抓你，别以为是骗局", "debtor", "block", "deception.false_legal"),
+    ("没必要让我们去你单位找你领导吧", "debtor", "block", "threat.exposure"),
     ("你不还的话，我们会一直联系你，直到联系上他为止。", "emergency_contact", "block", "threat.harassment"),
 ]
 
@@ -218,6 +220,9 @@ HONEST = [
     ("请问您登记的住址是否有变更？我们下周要寄送结清证明。", "debtor"),
     ("根据保证合同约定，您先替他还本期8,600元，之后可向借款人追偿。", "guarantor"),
     ("您上周下班路上出意外住院的情况我们已经登记，可以申请延期。", "debtor"),
+    ("有人打电话说您涉嫌诈骗要被立案，这是典型的冒充公检法骗局，请挂断。", "debtor"),
+    ("经法院裁定，已依法对贵司名下账户冻结500万元，属于诉前财产保全措施。", "debtor"),
+    ("您没必要砸锅卖铁，我们可以按您的实际收入重新定分期。", "debtor"),
 ]
 
 
