@@ -193,6 +193,9 @@ BYPASSES = [
     ("遇到你这种垃圾真是我倒霉。", "debtor", "block", "abuse.insult"),
     ("明天上门抓你，别以为是骗局", "debtor", "block", "deception.false_legal"),
     ("没必要让我们去你单位找你领导吧", "debtor", "block", "threat.exposure"),
+    ("那你不能怪我们去你单位闹了", "debtor", "block", "threat.doorstep"),
+    ("你不能让我们天天给你家人打电话吧", "debtor", "block", "threat.harassment"),
+    ("你无法想象我们会怎么去你单位闹", "debtor", "block", "threat.doorstep"),
     ("你不还的话，我们会一直联系你，直到联系上他为止。", "emergency_contact", "block", "threat.harassment"),
 ]
 
