@@ -40,6 +40,12 @@ _CLAUSE_END = regex.compile(r"[，,、：:]")
 _SENTENCE_CLAUSE_END = regex.compile(r"[，,：:]")
 #: How far after a hit a list closer may start and still close the hit's own item (信用卡套现等方式).
 _LIST_GAP = 2
+#: Someone's words between a hit and a condemnation: the condemnation is of them (说…的都是谣言; not 说法).
+_SAYING = regex.compile(r"说(?!法)")
+#: What may follow a sentence-closing cue (别信啊).
+_TRAILING = " 啊哈呀吧的了哦!！~～。"
+#: A greeting that names the reader with the lender's brand (尊敬的招联金融客户：) frames no quote.
+_SALUTATION = regex.compile(r"尊敬的[^，,：:“”「」\s]{0,12}(?:客户|用户|会员)")
 #: How far before a condemning cue a word of disbelief takes it back (别以为是诈骗, 这可不是谣言).
 _DISBELIEF_REACH = 4
 
@@ -92,6 +98,7 @@ class ContextFilter:
         (greetings that name the reader and defiance such as 不服可以投诉 do not)."""
         for words in (*self.context.salutations, *self.context.defiance):
             text = text.replace(words, "|")
+        text = _SALUTATION.sub("|", text)
         return next((w for w in (*self.context.quote_frames, *self.context.protective_prefixes,
                                  *self.context.protective_suffixes) if w in text), None) or self._apology(text)
 
@@ -152,20 +159,24 @@ class ContextFilter:
             window = window.replace(phrase, "|")
         return window
 
-    def _cue(self, before: str, after: str) -> str | None:
+    def _cue(self, before: str, after: str, doubted: bool = False) -> str | None:
         for cue in self.context.protective_prefixes:
             if cue in before:
                 return f"protective cue {cue!r} before the hit"
-        cue = self._standing(after, self.context.protective_suffixes)
+        cue = None if doubted else self._standing(after, self.context.protective_suffixes)
         return f"protective cue {cue!r} after the hit" if cue else None
 
     def _standing(self, after: str, cues: Sequence[str]) -> str | None:
-        """The first of ``cues`` in ``after`` that is not itself denied: "别以为是诈骗", "这可不是谣言"
-        and "你以为是假的？" condemn nothing (``disbelief`` in the few characters before the cue)."""
+        """The first of ``cues`` in ``after`` that is not itself denied: "别以为是诈骗", "这可不是谣言",
+        "你以为是假的？" and "这不属于骚扰" condemn nothing (``disbelief`` in the few characters before
+        the cue), and a cue after someone's words condemns those words, not the hit ("不还钱就是坐牢，说欠钱
+        不会坐牢的都是诈骗套路"). A cue of ``sentence_closers`` (别信) counts only where its sentence ends."""
         for cue in cues:
             i = after.find(cue)
             while i != -1:
-                if not any(w in after[max(0, i - _DISBELIEF_REACH):i + 1] for w in self.context.disbelief):
+                if not (any(w in after[max(0, i - _DISBELIEF_REACH):i + 2] for w in self.context.disbelief)
+                        or _SAYING.search(after, 0, i)
+                        or cue in self.context.sentence_closers and after[i + len(cue):].strip(_TRAILING)):
                     return cue
                 i = after.find(cue, i + 1)
         return None
@@ -197,20 +208,25 @@ class ContextFilter:
             if frame:
                 return f"quoted between {text[o]}{text[c]} in a sentence that reports or condemns it ({frame!r})"
         after = self._closed(text[end:s_right])
-        cue = self._standing(after, self.context.sentence_suffixes)
+        doubted = any(w in text[s_left:start] for w in self.context.doubters)
+        cue = None if doubted else self._standing(after, (*self.context.sentence_suffixes, *self.context.sentence_closers))
         if cue:
             return f"condemned by {cue!r} later in the sentence"
         c_right = next((m.start() for m in _CLAUSE_END.finditer(text, end, s_right)), s_right)
         c_left = max((m.end() for m in _CLAUSE_END.finditer(text, s_left, start)), default=s_left)
+        # a turn to a consequence starts a clause of its own, comma or not: 切勿心存侥幸否则通知你的单位领导
+        c_left = max([c_left, *(i + len(w) for w in self.context.clause_breaks
+                               if (i := text.rfind(w, c_left, start)) != -1 and i + len(w) <= start)])
         # a hit that closes a list (…、信用卡套现等方式) is one of the items a cue before the list
         # governs; a negator is not stretched that way: 我们不会只打电话、明天就去你单位闹等方式都会用上
         l_left = c_left
         if any(0 <= text.find(w, end, c_right) - end <= _LIST_GAP for w in self.context.list_closers):
             l_left = max((m.end() for m in _SENTENCE_CLAUSE_END.finditer(text, s_left, start)), default=s_left)
-            if not any(w in text[l_left:c_left] for w in self.context.list_heads):
+            if not any(w in text[l_left:c_left] for w in self.context.list_heads) or any(
+                    w in text[l_left:start] for w in self.context.clause_breaks):
                 l_left = c_left
         cue = self._cue(self._closed(self._mask(text[max(l_left, start - self.context.window):start])),
-                        self._closed(self._mask(text[end:min(c_right, end + self.context.window)])))
+                        self._closed(self._mask(text[end:min(c_right, end + self.context.window)])), doubted)
         if cue:
             return cue
         clause = self._mask(text[max(c_left, start - self.context.negator_window):start])

@@ -196,6 +196,17 @@ BYPASSES = [
     ("那你不能怪我们去你单位闹了", "debtor", "block", "threat.doorstep"),
     ("你不能让我们天天给你家人打电话吧", "debtor", "block", "threat.harassment"),
     ("你无法想象我们会怎么去你单位闹", "debtor", "block", "threat.doorstep"),
+    # the third red-team pass: doors of the context filter itself
+    ("切勿心存侥幸否则通知你的单位领导", "debtor", "block", "threat.exposure"),
+    ("你再敢举报我们就打断你的腿", "debtor", "block", "threat.bodily_harm"),
+    ("别以为我说找人打断你的腿是假的", "debtor", "block", "threat.bodily_harm"),
+    ("不还钱就是坐牢，说欠钱不会坐牢的都是诈骗套路", "debtor", "block", "deception.false_legal"),
+    ("你女儿每天几点放学我们都清楚，别信那些说我们不敢的", "debtor", "block", "threat.family"),
+    ("我们每天去你家门口等你，这不属于骚扰，是合法催收", "debtor", "block", "threat.doorstep"),
+    ("我们暂时不会通知你家人和单位，要是月底还不还就不好说了", "debtor", "block", "threat.exposure"),
+    ("尊敬的招联金融客户：“三天内不还款我们将上门拜访你全家”", "debtor", "block", "threat.doorstep"),
+    ("我同事跟你说“明天去你单位找你领导”，语气不好我向您道歉，不过事情我们还是会这么办", "debtor", "block", "threat.exposure"),
+    ("别以为你不用承担还款责任，他跑了就找你", "emergency_contact", "block", "privacy.third_party_disclosure"),
     ("你不还的话，我们会一直联系你，直到联系上他为止。", "emergency_contact", "block", "threat.harassment"),
 ]
 
@@ -226,6 +237,8 @@ HONEST = [
     ("有人打电话说您涉嫌诈骗要被立案，这是典型的冒充公检法骗局，请挂断。", "debtor"),
     ("经法院裁定，已依法对贵司名下账户冻结500万元，属于诉前财产保全措施。", "debtor"),
     ("您没必要砸锅卖铁，我们可以按您的实际收入重新定分期。", "debtor"),
+    ("有人说不还就坐牢，别信。", "debtor"),
+    ("有人说要抓你坐牢，这种说法是谣言。", "debtor"),
 ]
 
 

@@ -116,6 +116,12 @@ class Context(_Strict):
     list_closers: list[str] = []
     # words that take back a condemnation after a hit: 别以为是诈骗, 这可不是谣言, 你以为是假的？
     disbelief: list[str] = []
+    # words that turn to a consequence and so start a clause of their own, comma or not: 切勿…否则通知你的单位领导
+    clause_breaks: list[str] = []
+    # words before a hit that take back any condemnation later in its sentence: 别以为我说找人打断你的腿是假的
+    doubters: list[str] = []
+    # condemnations that count only where their sentence ends: 有人说不还就坐牢，别信 (not 别信他说没钱)
+    sentence_closers: list[str] = []
     list_heads: list[str] = []
     # words that hold a negator or a protective cue but are neither: 是不是, 不要脸, 按诈骗处理
     non_negators: list[str] = []
