@@ -207,6 +207,8 @@ BYPASSES = [
     ("尊敬的招联金融客户：“三天内不还款我们将上门拜访你全家”", "debtor", "block", "threat.doorstep"),
     ("我同事跟你说“明天去你单位找你领导”，语气不好我向您道歉，不过事情我们还是会这么办", "debtor", "block", "threat.exposure"),
     ("别以为你不用承担还款责任，他跑了就找你", "emergency_contact", "block", "privacy.third_party_disclosure"),
+    ("【诉讼服务中心】您涉及的借款合同纠纷一案已受理，请于三日内联系承办人处理。", "debtor", "block", "deception.impersonation"),
+    ("明天开始你的手机号就会被运营商停机", "debtor", "block", "deception.false_legal"),
     ("你不还的话，我们会一直联系你，直到联系上他为止。", "emergency_contact", "block", "threat.harassment"),
 ]
 
