@@ -6,8 +6,9 @@
 padding and hearsay lists hold some of its own words, so its bypass rate is not blind. The files in
 ``training/data/adversarial/`` were written by three independent authors who saw only the labelling
 conventions and the regulation notes, never the policy, the code or the corpus
-(``training/data/adversarial/README.md``). ``probe_*`` files may be read to find doors;
-``sealed_*`` files are only ever scored: ``--show-misses`` refuses them.
+(``training/data/adversarial/README.md``); the ``probe_redteam_*`` files are the finds of white-box
+red-teamers who did read the code, kept as regression probes. ``probe_*`` files may be read to find
+doors; ``sealed_*`` files are only ever scored: ``--show-misses`` refuses them.
 
 A violating line that the Guard allows is a bypass; a compliant line that it flags or blocks is a
 false alarm. Rules + model and rules only are scored in the same run.
@@ -68,9 +69,8 @@ class Score:
     false_alarms: int
 
     def cells(self) -> str:
-        return (f"{self.bypass}/{self.violating} ({self.bypass / self.violating:.1%}) | "
-                f"{self.labels_found}/{self.labels} ({self.labels_found / self.labels:.1%}) | "
-                f"{self.false_alarms}/{self.compliant} ({self.false_alarms / self.compliant:.1%})")
+        return " | ".join(f"{n}/{d} ({n / d:.1%})" if d else "–" for n, d in (
+            (self.bypass, self.violating), (self.labels_found, self.labels), (self.false_alarms, self.compliant)))
 
 
 def decide(guard: Guard, lines: list[Line]) -> list[tuple[str, set[str]]]:
@@ -115,9 +115,10 @@ def main() -> None:
                        "|---|---|---:|---:|---:|", *rows])
     worst = ", ".join(f"{t} {n}" for t, n in tags.most_common(8))
     body = (f"Command: `.venv/bin/python bench/eval_adversarial_heldout.py --write` (model {model}, policy "
-            f"{guards['rules + model'].policy.version}). {sum(len(read(p)) for p in files)} lines by three independent "
-            f"authors who never saw the policy, the code or the corpus (`training/data/adversarial/README.md`); "
-            f"`probe_*` files are read to find doors, `sealed_*` only scored.\n\n{table}\n\n"
+            f"{guards['rules + model'].policy.version}). {sum(len(read(p)) for p in files)} lines: three files by independent "
+            f"authors who never saw the policy, the code or the corpus, and the `probe_redteam_*` finds of white-box "
+            f"red-teamers who did (`training/data/adversarial/README.md`); `probe_*` files are read to find doors "
+            f"(their figures are not blind), `sealed_*` only scored.\n\n{table}\n\n"
             f"Evasions behind the most rules + model bypasses (all files): {worst or 'none'}.")
     print(body)
     if args.write:
