@@ -20,6 +20,15 @@ Sentences end at
 sentence punctuation and wherever whitespace stood in the original text
 (``breaks``, from :func:`nlp_guard.normalize.normalize`), so a line break or a
 spoken pause cannot carry a warning over to the threat before it.
+
+Every one of these is a door, so each has its own limits, found by red-teaming: a turn to a
+consequence starts a clause, comma or not (``clause_breaks``: 切勿心存侥幸否则通知你的单位领导); a
+condemnation that is itself denied (``disbelief``: 别以为是诈骗), doubted before the hit
+(``doubters``: 别以为我说…是假的) or aimed at someone's words between (说…的都是谣言) condemns
+nothing, and 别信 counts only where its sentence ends (``sentence_closers``); a quote the sender
+winks at is taken up, not reported (``winks``: 你自己猜, 这句话我说到做到); a list closer stretches
+a cue, never a negator, over a list of ways or words only (``list_closers``, ``list_heads``); and
+negations that threaten are no negations (``non_negators``: 不要等…才后悔, 别再逼我们, 能不能).
 """
 from __future__ import annotations
 
