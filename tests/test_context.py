@@ -209,6 +209,8 @@ BYPASSES = [
     ("别以为你不用承担还款责任，他跑了就找你", "emergency_contact", "block", "privacy.third_party_disclosure"),
     ("【诉讼服务中心】您涉及的借款合同纠纷一案已受理，请于三日内联系承办人处理。", "debtor", "block", "deception.impersonation"),
     ("明天开始你的手机号就会被运营商停机", "debtor", "block", "deception.false_legal"),
+    ("我这边是法院的，你的案子已经立案了", "debtor", "block", "deception.impersonation"),
+    ("我们要联系你们的甲方，说你们欠款不还", "debtor", "block", "threat.exposure"),
     ("你不还的话，我们会一直联系你，直到联系上他为止。", "emergency_contact", "block", "threat.harassment"),
 ]
 
@@ -240,6 +242,11 @@ HONEST = [
     ("经法院裁定，已依法对贵司名下账户冻结500万元，属于诉前财产保全措施。", "debtor"),
     ("您没必要砸锅卖铁，我们可以按您的实际收入重新定分期。", "debtor"),
     ("有人说不还就坐牢，别信。", "debtor"),
+    ("我们律师将依法向法院申请诉前财产保全，保全范围以法院裁定为准。", "debtor"),
+    ("根据我们省政府的纾困政策，符合条件的小微企业主可申请延期还本付息。", "debtor"),
+    ("喂 您好 呃 您这边 法院的 传票 收到了吗 就是 我们 已经 依法 起诉了", "debtor"),
+    ("建议贵司联系你们的甲方尽快结算工程款，以便按期偿还本期贷款。", "debtor"),
+    ("您可以把情况跟单位说明清楚，请单位开一份停工证明，我们据此给您办理延期。", "debtor"),
     ("有人说要抓你坐牢，这种说法是谣言。", "debtor"),
 ]
 
