@@ -46,7 +46,7 @@ _REPLY_CODE = 2
 _CLAUSE_END = regex.compile(r"[，,、：:]")
 #: Clause ends inside a list that a closer ends (请勿通过信用卡套现、网贷借新还旧等方式筹款): the
 #: enumeration comma joins the list's items there instead of ending a clause.
-_SENTENCE_CLAUSE_END = regex.compile(r"[，,：:]")
+_CLAUSE_END_IN_LIST = regex.compile(r"[，,：:]")
 #: How far after a hit a list closer may start and still close the hit's own item (信用卡套现等方式).
 _LIST_GAP = 2
 #: Someone's words between a hit and a condemnation: the condemnation is of them (说…的都是谣言; not 说法).
@@ -74,6 +74,10 @@ class ContextFilter:
         while right < len(text) and right not in breaks and not _SENTENCE_END.match(text[right]):
             right += 1
         return left, right
+
+    def _next_sentence_end(self, text: str, right: int, breaks: Set[int]) -> int:
+        """Where the sentence after the one ending at ``right`` ends (``right`` at the text's end)."""
+        return self.sentence(text, right + 1, right + 1, breaks)[1] if right < len(text) else right
 
     def dressing(self, text: str, breaks: Set[int] = frozenset()) -> tuple[str, ...]:
         """What a sender wrapped ``text`` in to soften how it reads: his own disclaimers, hearsay,
@@ -226,23 +230,28 @@ class ContextFilter:
         # a turn to a consequence starts a clause of its own, comma or not: 切勿心存侥幸否则通知你的单位领导
         c_left = max([c_left, *(i + len(w) for w in self.context.clause_breaks
                                if (i := text.rfind(w, c_left, start)) != -1 and i + len(w) <= start)])
-        # a hit that closes a list (…、信用卡套现等方式) is one of the items a cue before the list
-        # governs; a negator is not stretched that way: 我们不会只打电话、明天就去你单位闹等方式都会用上
-        l_left = c_left
-        if any(0 <= text.find(w, end, c_right) - end <= _LIST_GAP for w in self.context.list_closers):
-            l_left = max((m.end() for m in _SENTENCE_CLAUSE_END.finditer(text, s_left, start)), default=s_left)
-            if not any(w in text[l_left:c_left] for w in self.context.list_heads) or any(
-                    w in text[l_left:start] for w in self.context.clause_breaks):
-                l_left = c_left
+        l_left = self._list_left(text, s_left, c_left, start, end, c_right)
         cue = self._cue(self._closed(self._mask(text[max(l_left, start - self.context.window):start])),
                         self._closed(self._mask(text[end:min(c_right, end + self.context.window)])), doubted)
         if cue:
             return cue
         clause = self._mask(text[max(c_left, start - self.context.negator_window):start])
         neg = next((w for w in self.context.negators if w in clause), None)
-        if neg is None or self._withdrawn(text, clause, start, end, breaks):
+        if neg is None or self._withdrawn(text, clause, start, end, (s_left, s_right), breaks):
             return None
         return f"negated by {neg!r}"
+
+    def _list_left(self, text: str, s_left: int, c_left: int, start: int, end: int, c_right: int) -> int:
+        """Where a protective cue may stand for the hit: its clause, or, when the hit closes a list
+        of ways or words (请勿通过借新还旧、信用卡套现等方式), the list's clause. A negator is never
+        stretched that way (我们不会只打电话、明天就去你单位闹等方式都会用上)."""
+        if not any(0 <= text.find(w, end, c_right) - end <= _LIST_GAP for w in self.context.list_closers):
+            return c_left
+        l_left = max((m.end() for m in _CLAUSE_END_IN_LIST.finditer(text, s_left, start)), default=s_left)
+        if any(w in text[l_left:c_left] for w in self.context.list_heads) and not any(
+                w in text[l_left:start] for w in self.context.clause_breaks):
+            return l_left
+        return c_left
 
     def _disowned(self, text: str, close: int, breaks: Set[int]) -> bool:
         """Whether a quote is taken up, not reported: the sender denies it and then turns on the
@@ -250,20 +259,19 @@ class ContextFilter:
         (``winks``: 质检不让我说“明天去你家”，你自己猜; …“…”这句话我说到做到; …第二天他就还了), in the
         sentence after the quote's closing mark or the next one."""
         _, s_right = self.sentence(text, close + 1, close + 1, breaks)
-        _, n_right = self.sentence(text, s_right + 1, s_right + 1, breaks) if s_right < len(text) else (0, s_right)
-        rest = text[close + 1:n_right]
+        rest = text[close + 1:self._next_sentence_end(text, s_right, breaks)]
         if any(w in rest for w in self.context.winks):
             return True
         denial = next((rest.find(w) for w in self.context.denials if w in rest), -1)
         return denial >= 0 and any(w in rest[denial:] for w in self.context.contrasts)
 
-    def _withdrawn(self, text: str, clause: str, start: int, end: int, breaks: Set[int]) -> bool:
+    def _withdrawn(self, text: str, clause: str, start: int, end: int, sentence: tuple[int, int],
+                   breaks: Set[int]) -> bool:
         """Whether the sender takes his negation back: a proviso (不会发到你家族群里，前提是你今晚把钱转过来)
         or a "not saying …, but" (我们不会说你明天就要被抓，但是按规定要上报公安), in the hit's
         sentence or the next one."""
-        s_left, s_right = self.sentence(text, start, end, breaks)
-        _, n_right = self.sentence(text, s_right + 1, s_right + 1, breaks) if s_right < len(text) else (0, s_right)
-        rest = text[end:n_right]
+        s_left, s_right = sentence
+        rest = text[end:self._next_sentence_end(text, s_right, breaks)]
         if any(w in text[s_left:start] or w in rest for w in self.context.provisos):
             return True
         return any(w in clause for w in self.context.speech_negators) and any(w in rest for w in self.context.contrasts)

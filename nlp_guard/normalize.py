@@ -172,6 +172,8 @@ def _slot(m: regex.Match[str]) -> str:
     sender can split a word with one (坐{}牢); elsewhere it reads as ``SLOT``."""
     i, j, text = m.start(), m.end(), m.string
     return "" if 0 < i and j < len(text) and _HAN.match(text[i - 1]) and _HAN.match(text[j]) else SLOT
+
+
 _INSERTED_SEPARATOR = regex.compile(rf"(?<={CJK}){_SEPARATORS}+(?={CJK})")
 _PICTOGRAPH = regex.compile(r"\p{Extended_Pictographic}+")  # decoration left after the emoji that stand for words
 
