@@ -118,7 +118,7 @@ class ContextFilter:
     def _condemned(self, after: str) -> str | None:
         """The word in ``after`` (the message after a relayed quote) that condemns what was said: a
         verdict (严重违规, 标红), or an apology beside a word that names the wrong (这种话 … 向您道歉)."""
-        return next((w for w in self.context.relay_condemned if w in after), None) or self._apology(after)
+        return self._standing(after, self.context.relay_condemned, about_words=False) or self._apology(after)
 
     def _apology(self, text: str) -> str | None:
         """An apology in ``text`` beside a word that names the wrong (说您“不要脸”是我不对，向您道歉),
@@ -179,19 +179,36 @@ class ContextFilter:
         cue = None if doubted else self._standing(after, self.context.protective_suffixes)
         return f"protective cue {cue!r} after the hit" if cue else None
 
-    def _standing(self, after: str, cues: Sequence[str]) -> str | None:
+    def _standing(self, after: str, cues: Sequence[str], about_words: bool = True) -> str | None:
         """The first of ``cues`` in ``after`` that is not itself denied: "别以为是诈骗", "这可不是谣言",
         "你以为是假的？" and "这不属于骚扰" condemn nothing (``disbelief`` in the few characters before
         the cue), and a cue after someone's words condemns those words, not the hit ("不还钱就是坐牢，说欠钱
-        不会坐牢的都是诈骗套路"). A cue of ``sentence_closers`` (别信) counts only where its sentence ends."""
+        不会坐牢的都是诈骗套路"; not ``about_words`` after a relayed quote, whose condemnation is of what
+        was said). A cue of ``sentence_closers`` (别信) counts only where its sentence ends."""
         for cue in cues:
             i = after.find(cue)
             while i != -1:
-                if not (any(w in after[max(0, i - _DISBELIEF_REACH):i + 2] for w in self.context.disbelief)
-                        or _SAYING.search(after, 0, i)
+                if not (self._denied(after, i)
+                        or about_words and _SAYING.search(after, 0, i)
                         or cue in self.context.sentence_closers and after[i + len(cue):].strip(_TRAILING)):
                     return cue
                 i = after.find(cue, i + 1)
+        return None
+
+    def _denied(self, text: str, i: int) -> bool:
+        """Whether a word of ``disbelief`` stands just before ``text[i]`` (别以为是诈骗, 这可不是谣言,
+        没什么是不对的, 不用等判决后)."""
+        near = text[max(0, i - _DISBELIEF_REACH):i + 2]
+        return any(w in near for w in self.context.disbelief)
+
+    def lawful(self, text: str, start: int, end: int, breaks: Set[int], conditions: Sequence[str]) -> str | None:
+        """The condition of lawful process (a rule's ``lawful_after``: 判决后) that stands earlier in the
+        hit's sentence and is not itself waved away (不用等判决后了，明天就把你列入失信名单)."""
+        left, _ = self.sentence(text, start, end, breaks)
+        for w in conditions:
+            i = text.find(w, left, start)
+            if i != -1 and not self._denied(text, i):
+                return f"lawful after {w!r}"
         return None
 
     def reason(self, text: str, start: int, end: int, breaks: Set[int] = frozenset()) -> str | None:

@@ -64,7 +64,7 @@ class RuleSet:
             if c.rule.recipients and recipient not in c.rule.recipients:
                 continue
             for start, end, how in self._spans(c, text, tokens):
-                why_not = self._lawful(c.rule, text, start, end, breaks) or (
+                why_not = (c.rule.lawful_after and self.context.lawful(text, start, end, breaks, c.rule.lawful_after)) or (
                     self.context.reason(text, start, end, breaks) if c.rule.protective_context else None)
                 if why_not:
                     log.debug("rule %s suppressed at %d-%d: %s", c.rule.id, start, end, why_not)
@@ -72,14 +72,6 @@ class RuleSet:
                 for sub in (c.rule.subcategory, *c.rule.also):
                     hits.append(Finding(sub, start, end, c.rule.score, "rule", c.rule.id, how))
         return hits
-
-    def _lawful(self, rule: Rule, text: str, start: int, end: int, breaks: Set[int]) -> str | None:
-        """Why the hit states lawful process: a condition of the rule's ``lawful_after`` earlier in its
-        sentence (法院判决后仍不履行的，可能被列入失信名单)."""
-        if not rule.lawful_after:
-            return None
-        left, _ = self.context.sentence(text, start, end, breaks)
-        return next((f"lawful after {w!r}" for w in rule.lawful_after if w in text[left:start]), None)
 
     def _spans(self, c: _Compiled, text: str, tokens: list[tuple[str, int, int]]) -> list[tuple[int, int, str]]:
         if c.pattern is None:

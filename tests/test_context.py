@@ -211,6 +211,9 @@ BYPASSES = [
     ("明天开始你的手机号就会被运营商停机", "debtor", "block", "deception.false_legal"),
     ("我这边是法院的，你的案子已经立案了", "debtor", "block", "deception.impersonation"),
     ("我们要联系你们的甲方，说你们欠款不还", "debtor", "block", "threat.exposure"),
+    # review: the lawful condition and the relay verdict are doors too
+    ("不用等判决后了，明天就把你列入失信名单", "debtor", "block", "deception.false_legal"),
+    ("同事说“明天去你单位闹”，我看也没什么是不对的", "debtor", "block", "threat.doorstep"),
     ("你不还的话，我们会一直联系你，直到联系上他为止。", "emergency_contact", "block", "threat.harassment"),
 ]
 
