@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from nlp_guard.errors import InputError
 from nlp_guard.guard import Guard, Message, validate_recipient, validate_text
+from nlp_guard.normalize import preload
 from nlp_guard.policy import PolicyPack, apply_overlay, default_policy, load_overlay
 from nlp_guard.results import Decision
 
@@ -86,6 +87,7 @@ class Service:
         guard = Guard.default(model_dir=s.model_dir, rules_only=s.rules_only, threads=s.model_threads)
         guard.max_chars = s.max_message_chars
         guard.check("您好，请于本月底前还款。", suggest=False)  # warm jieba and the model
+        preload()  # and the pinyin lexicon
         return guard
 
     async def start(self) -> None:

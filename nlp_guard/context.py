@@ -57,6 +57,10 @@ _TRAILING = " 啊哈呀吧的了哦!！~～。"
 _SALUTATION = regex.compile(r"尊敬的[^，,：:“”「」\s]{0,12}(?:客户|用户|会员)")
 #: How far before a condemning cue a word of disbelief takes it back (别以为是诈骗, 这可不是谣言).
 _DISBELIEF_REACH = 4
+#: Where a negator's clause ends, for a question's mark (吗).
+_CLAUSE_OR_SENTENCE_END = regex.compile(r"[，,、：:。!?！？;；\s]")
+#: How far before a hit a first-person subject makes it the sender's own act (我们明天去你单位).
+_OWN_ACT_REACH = 4
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,7 @@ class ContextFilter:
         """Whether a word of ``disbelief`` stands just before ``text[i]`` (别以为是诈骗, 这可不是谣言,
         没什么是不对的, 不用等判决后)."""
         near = text[max(0, i - _DISBELIEF_REACH):i + 2]
-        return any(w in near for w in self.context.disbelief)
+        return any(w in near for w in (*self.context.disbelief, *self.context.others))
 
     def lawful(self, text: str, start: int, end: int, breaks: Set[int], conditions: Sequence[str]) -> str | None:
         """The condition of lawful process (a rule's ``lawful_after``: 判决后) that stands earlier in the
@@ -211,6 +215,19 @@ class ContextFilter:
                 return f"lawful after {w!r}"
         return None
 
+    def lawful_beside(self, text: str, start: int, end: int, breaks: Set[int],
+                      patterns: Sequence[regex.Pattern[str]]) -> str | None:
+        """A statement that makes the hit lawful (a rule's ``lawful_with``: a visit the debtor can
+        reschedule, a fee the lender bears) in the hit's sentence or the next, not itself waved away
+        and with no contrast after it (外访费均由我司承担，但催收费您需支付)."""
+        left, right = self.sentence(text, start, end, breaks)
+        right = self._next_sentence_end(text, right, breaks)
+        for p in patterns:
+            for m in p.finditer(text, left, right):
+                if not self._denied(text, m.start()) and not any(w in text[m.end():right] for w in self.context.contrasts):
+                    return f"lawful beside {m.group()!r}"
+        return None
+
     def reason(self, text: str, start: int, end: int, breaks: Set[int] = frozenset()) -> str | None:
         """Why the hit ``text[start:end]`` is not a violation, or None if it stands.
 
@@ -219,7 +236,7 @@ class ContextFilter:
         for phrase in self.allow_list:
             i = text.find(phrase, max(0, start - len(phrase)))
             while i != -1 and i <= start:
-                if i + len(phrase) >= end:
+                if i + len(phrase) >= end and not text[:i].endswith(tuple(self.context.addressed)):
                     return f"inside allow-listed phrase {phrase!r}"
                 i = text.find(phrase, i + 1)
         start, end = self._unquoted(text, start, end)
@@ -244,19 +261,31 @@ class ContextFilter:
             return f"condemned by {cue!r} later in the sentence"
         c_right = next((m.start() for m in _CLAUSE_END.finditer(text, end, s_right)), s_right)
         c_left = max((m.end() for m in _CLAUSE_END.finditer(text, s_left, start)), default=s_left)
-        # a turn to a consequence starts a clause of its own, comma or not: 切勿心存侥幸否则通知你的单位领导
-        c_left = max([c_left, *(i + len(w) for w in self.context.clause_breaks
-                               if (i := text.rfind(w, c_left, start)) != -1 and i + len(w) <= start)])
+        # a turn to a consequence starts a clause of its own, comma or not (切勿心存侥幸否则通知你的单位领导),
+        # also where the hit begins inside it (你也别换工作了我们知道你在哪上班)
+        c_left = max([c_left, *(min(i + len(w), start) for w in self.context.clause_breaks
+                               if (i := text.rfind(w, c_left, start + len(w) - 1)) != -1)])
         l_left = self._list_left(text, s_left, c_left, start, end, c_right)
+        owned = any(w in text[max(c_left, start - _OWN_ACT_REACH):start] for w in self.context.own_acts)
         cue = self._cue(self._closed(self._mask(text[max(l_left, start - self.context.window):start])),
-                        self._closed(self._mask(text[end:min(c_right, end + self.context.window)])), doubted)
+                        self._closed(self._mask(text[end:min(c_right, end + self.context.window)])), doubted or owned)
         if cue:
             return cue
-        clause = self._mask(text[max(c_left, start - self.context.negator_window):start])
+        # masked before it is cut, so that a clause break cannot split a non-negator (我们就停止联系…)
+        clause = self._mask(text[s_left:start])[max(c_left, start - self.context.negator_window) - s_left:]
         neg = next((w for w in self.context.negators if w in clause), None)
-        if neg is None or self._withdrawn(text, clause, start, end, (s_left, s_right), breaks):
+        if neg is None or self._withdrawn(text, clause, start, end, (s_left, s_right), breaks) or self._asks(
+                text, start - len(clause) + clause.find(neg), breaks):
             return None
         return f"negated by {neg!r}"
+
+    def _asks(self, text: str, at: int, breaks: Set[int]) -> bool:
+        """Whether the clause of the negator at ``text[at]`` ends as a question, which affirms
+        (你单位不是交了公积金吗？…一周就能提出来); "…不需要帮他还款，明白吗？" is no such clause."""
+        m = _CLAUSE_OR_SENTENCE_END.search(text, at)
+        j = m.start() if m else len(text)
+        j = min([j, *(b for b in breaks if at < b < j)])
+        return text[at:j].rstrip(_TRAILING).endswith(tuple(self.context.questions))
 
     def _list_left(self, text: str, s_left: int, c_left: int, start: int, end: int, c_right: int) -> int:
         """Where a protective cue may stand for the hit: its clause, or, when the hit closes a list

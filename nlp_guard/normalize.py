@@ -29,6 +29,8 @@ from importlib import resources
 import regex
 import yaml
 
+from . import pinyin
+
 CJK = r"\p{Han}"
 _SEPARATORS = r"[\s*\-_.·•/\\|~^#+=]"  # quotes are not separators: they mark quoted speech
 _ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\ufe0f", "\ufe0e"}
@@ -70,19 +72,22 @@ class _Builder:
 
     def sub(self, pattern: regex.Pattern[str], repl: Callable[[regex.Match[str]], str]) -> None:
         found = [m for m in pattern.finditer(self.text) if m.end() > m.start()]
-        if not found:  # most passes change nothing: keep the lists instead of copying them
-            return
+        if found:  # most passes change nothing: keep the lists instead of copying them
+            self.splice([(m.start(), m.end(), repl(m)) for m in found])
+
+    def splice(self, edits: list[tuple[int, int, str]]) -> None:
+        """Replace each ``[i, j)`` (in order, not overlapping) by its text, whose characters all
+        stand for the original range the replaced ones covered."""
         chars: list[str] = []
         spans: list[tuple[int, int]] = []
         cased: list[str] = []
         pos = 0
-        for m in found:
-            i, j = m.span()
+        for i, j, new in edits:
             chars.extend(self.chars[pos:i])
             spans.extend(self.spans[pos:i])
             cased.extend(self.cased[pos:i])
             covered = (self.spans[i][0], self.spans[j - 1][1])
-            for ch in repl(m):
+            for ch in new:
                 chars.append(ch)
                 spans.append(covered)
                 cased.append(ch)
@@ -101,6 +106,7 @@ class _Variants:
     ascii_map: dict[str, str]
     homophones: regex.Pattern[str] | None
     homophone_map: dict[str, str]
+    pinyin_listed: tuple[str, ...] = ()
 
 
 def _alternation(keys: list[str]) -> str:
@@ -130,6 +136,7 @@ def _variants() -> _Variants:
         ascii_map=ascii_map,
         homophones=regex.compile(_alternation(list(homophone_map))) if homophone_map else None,
         homophone_map=homophone_map,
+        pinyin_listed=tuple(dict.fromkeys([*raw.get("pinyin_words", []), *raw.get("pinyin_lexicon", [])])),
     )
 
 
@@ -183,6 +190,7 @@ def _ascii_key(matched: str) -> str:
 
 
 _WHITESPACE = regex.compile(r"\s+")
+_PINYIN_GATE = regex.compile(r"[a-z]+(?:[\s'\-]+[a-z]+){%d}" % (pinyin.MIN_SYLLABLES - 1))
 _RUN = regex.compile(r"\S+")
 
 
@@ -200,9 +208,10 @@ def _sentence_space(original: str) -> set[int]:
     return out
 
 
-def _breaks(original: str, text: str, starts: list[int], ends: list[int]) -> frozenset[int]:
-    """Positions of ``text`` where sentence-ending whitespace stood, removed or kept."""
-    ends_here = _sentence_space(original)
+def _breaks(original: str, text: str, starts: list[int], ends: list[int], joined: set[int]) -> frozenset[int]:
+    """Positions of ``text`` where sentence-ending whitespace stood, removed or kept (not the
+    ``joined`` whitespace between the syllables of a pinyin sentence)."""
+    ends_here = _sentence_space(original) - joined
     if not ends_here:
         return frozenset()
     return frozenset(i for i in range(1, len(text))
@@ -218,6 +227,36 @@ def _fold(ch: str) -> tuple[str, str] | None:
     kept = unicodedata.normalize("NFKC", ch)
     lowered = kept.lower()
     return lowered, kept if len(kept) == len(lowered) else lowered  # "İ" lower-cases to two characters
+
+
+def _read_pinyin(b: _Builder, listed: tuple[str, ...]) -> set[int]:
+    """Pinyin sentences (``ni lao po zai na shang ban``) rewritten as Chinese, a character per
+    syllable; the original indices of the whitespace between their syllables, which ends no sentence."""
+    text = b.text
+    if not _PINYIN_GATE.search(text):  # no three ASCII words in a row: no lexicon to load
+        return set()
+    lex = pinyin.lexicon(listed)
+    edits: list[tuple[int, int, str]] = []
+    joined: set[int] = set()
+    for run in pinyin.runs(text, lex.syllables):
+        read = lex.read([m.group() for m in run])
+        if read is None:
+            continue
+        for k, (m, ch) in enumerate(zip(run, read, strict=True)):
+            edits.append((m.start(), m.end(), ch))
+            if k < len(run) - 1:  # the joiner goes: 在哪 reads as one word
+                j = run[k + 1].start()
+                edits.append((m.end(), j, ""))
+                joined.update(range(b.spans[m.end()][0], b.spans[j - 1][1]))
+    if edits:
+        b.splice(edits)
+    return joined
+
+
+def preload() -> None:
+    """Load what only some texts need (the pinyin lexicon, 1 to 2 s), so that a service's or a
+    scan worker's first such text is not the one that waits."""
+    pinyin.lexicon(_variants().pinyin_listed)
 
 
 def normalize(original: str) -> Normalized:
@@ -251,6 +290,7 @@ def normalize(original: str) -> Normalized:
     if v.emoji is not None:
         b.sub(v.emoji, lambda m: v.emoji_map[m.group()])
     b.sub(_PICTOGRAPH, lambda m: "")
+    joined = _read_pinyin(b, v.pinyin_listed)
     if v.ascii is not None:
         b.sub(v.ascii, lambda m: v.ascii_map.get(_ascii_key(m.group()), m.group()))
     b.sub(_INSERTED_SEPARATOR, lambda m: "")
@@ -261,6 +301,6 @@ def normalize(original: str) -> Normalized:
         text=b.text,
         starts=tuple(s for s, _ in b.spans),
         ends=tuple(e for _, e in b.spans),
-        breaks=_breaks(original, b.text, [s for s, _ in b.spans], [e for _, e in b.spans]),
+        breaks=_breaks(original, b.text, [s for s, _ in b.spans], [e for _, e in b.spans], joined),
         cased="".join(b.cased),
     )

@@ -30,15 +30,17 @@ class _Compiled:
     rule: Rule
     pattern: regex.Pattern[str] | None  # phrases and regexes, one alternation
     slots: tuple[frozenset[str], ...]  # token patterns
+    lawful_with: tuple[regex.Pattern[str], ...] = ()
 
 
 def _compile(rule: Rule) -> _Compiled:
+    lawful = tuple(regex.compile(p) for p in rule.lawful_with)
     if rule.phrases:
         alts = "|".join(regex.escape(p) for p in sorted(set(rule.phrases), key=len, reverse=True))
-        return _Compiled(rule, regex.compile(alts), ())
+        return _Compiled(rule, regex.compile(alts), (), lawful)
     if rule.regex:
-        return _Compiled(rule, regex.compile("|".join(f"(?:{r})" for r in rule.regex)), ())
-    return _Compiled(rule, None, tuple(frozenset(s) for s in rule.tokens))
+        return _Compiled(rule, regex.compile("|".join(f"(?:{r})" for r in rule.regex)), (), lawful)
+    return _Compiled(rule, None, tuple(frozenset(s) for s in rule.tokens), lawful)
 
 
 class RuleSet:
@@ -65,6 +67,7 @@ class RuleSet:
                 continue
             for start, end, how in self._spans(c, text, tokens):
                 why_not = (c.rule.lawful_after and self.context.lawful(text, start, end, breaks, c.rule.lawful_after)) or (
+                    c.lawful_with and self.context.lawful_beside(text, start, end, breaks, c.lawful_with)) or (
                     self.context.reason(text, start, end, breaks) if c.rule.protective_context else None)
                 if why_not:
                     log.debug("rule %s suppressed at %d-%d: %s", c.rule.id, start, end, why_not)

@@ -42,6 +42,14 @@ TABLE = [
     ("你这个老{{a}}赖", "你这个老赖"),
     ("逾期100%", "逾期100%"),
     ('{"a": 1}', '{"a": 1}'),
+    # a sentence in pinyin (three syllables or more) reads as Chinese, a character per syllable
+    ("ni lao po zai na shang ban wo men dou zhi dao", "你老婆在哪上班我们都知道"),
+    ("再不还 wo men jiu qu ni jia", "再不还我们就去你家"),     # the space ends a sentence (BREAKS)
+    ("qu-bie-de ping tai jie yi bi", "去别的平台借一笔"),
+    ("WO MEN JIU QU", "我们就去"),
+    ("ni hao", "ni hao"),                      # two syllables: left to the abbreviation pass
+    ("call me at nine", "call me at nine"),    # English words that are not syllables
+    ("ni hao a123", "ni hao a123"),            # a syllable glued to digits is no syllable
 ]
 
 
@@ -84,7 +92,16 @@ BREAKS = [
     ("你好，我是", "你好,我是", set()),
     ("app 账号", "app 账号", {3, 4}),
     ("pian zi", "骗子", set()),
+    ("ni lao po zai na", "你老婆在哪", set()),     # the spaces of a pinyin sentence end nothing
+    ("再不还 wo men jiu qu", "再不还我们就去", {3}),
 ]
+
+
+def test_each_pinyin_character_points_at_its_own_syllable() -> None:
+    raw = "好的 ni lao po zai na shang ban"
+    n = normalize(raw)
+    assert n.text == "好的你老婆在哪上班" and set(n.breaks) == {2}
+    assert [raw[s:e] for s, e in zip(n.starts, n.ends)][2:] == ["ni", "lao", "po", "zai", "na", "shang", "ban"]
 
 
 @pytest.mark.parametrize(("raw", "text", "breaks"), BREAKS)

@@ -70,6 +70,9 @@ class Rule(_Strict):
     protective_context: bool = Field(default=True, description="suppress when quoted or negated")
     lawful_after: list[str] = Field(default=[], description="words that, earlier in the hit's sentence, make "
                                                             "it a statement of lawful process (判决后 … 失信名单)")
+    lawful_with: list[str] = Field(default=[], description="regexes that, in the hit's sentence or the next, "
+                                                           "with no contrast after them, make it lawful: a visit the "
+                                                           "debtor can reschedule (如时间不便可来电改约)")
     recipients: list[str] = Field(default=[], description="only for these recipients; empty = all")
     also: list[str] = Field(default=[], description="further subcategories the same hit counts for "
                                                     "(a threat to expose the debt is threat + privacy)")
@@ -81,7 +84,7 @@ class Rule(_Strict):
             raise ValueError(f"rule {self.id!r} must set exactly one of phrases, regex, tokens (got {kinds or 'none'})")
         return self
 
-    @field_validator("regex")
+    @field_validator("regex", "lawful_with")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
         for p in patterns:
@@ -116,6 +119,15 @@ class Context(_Strict):
     list_closers: list[str] = []
     # words that take back a condemnation after a hit: 别以为是诈骗, 这可不是谣言, 你以为是假的？
     disbelief: list[str] = []
+    # words just before a condemnation that aim it at something else: 先还给我们，别的都不靠谱
+    others: list[str] = []
+    # a first-person subject just before a hit: the sender announces his own act, which a consequence
+    # after it does not condemn (到时候我们去你单位闹只会让你更难看; 若不想我们明天去你单位…请拨打)
+    own_acts: list[str] = []
+    # words that end a clause as a question: a negator in it asks, which affirms (你单位不是交了公积金吗？)
+    questions: list[str] = []
+    # the reader or his family just before an allow-listed phrase: it is said of them (你们一家人那都是骗子)
+    addressed: list[str] = []
     # words that turn to a consequence and so start a clause of their own, comma or not: 切勿…否则通知你的单位领导
     clause_breaks: list[str] = []
     # words before a hit that take back any condemnation later in its sentence: 别以为我说找人打断你的腿是假的
