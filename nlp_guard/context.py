@@ -280,12 +280,15 @@ class ContextFilter:
         return f"negated by {neg!r}"
 
     def _asks(self, text: str, at: int, breaks: Set[int]) -> bool:
-        """Whether the clause of the negator at ``text[at]`` ends as a question, which affirms
-        (你单位不是交了公积金吗？…一周就能提出来); "…不需要帮他还款，明白吗？" is no such clause."""
+        """Whether the clause of the negator at ``text[at]`` is a question, which affirms
+        (你单位不是交了公积金吗？…一周就能提出来). Not "…不需要帮他还款，明白吗？" (another clause), nor
+        a tag that asks the reader to agree (``tag_questions``: 我们不会告诉你家人好吗)."""
         m = _CLAUSE_OR_SENTENCE_END.search(text, at)
         j = m.start() if m else len(text)
-        j = min([j, *(b for b in breaks if at < b < j)])
-        return text[at:j].rstrip(_TRAILING).endswith(tuple(self.context.questions))
+        clause = text[at:min([j, *(b for b in breaks if at < b < j)])]
+        for tag in self.context.tag_questions:
+            clause = clause.replace(tag, "|")
+        return any(q in clause for q in self.context.questions)
 
     def _list_left(self, text: str, s_left: int, c_left: int, start: int, end: int, c_right: int) -> int:
         """Where a protective cue may stand for the hit: its clause, or, when the hit closes a list

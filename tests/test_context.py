@@ -242,6 +242,7 @@ BYPASSES = [
     ("喂 喂 你听得到吗 你家孩子 是在那个 阳光小学 对吧 嗯 我就问问", "debtor", "block", "threat.family"),
     ("你单位不是交了公积金吗？我这有个朋友专门做这个的，一周就能提出来，你先还我们。", "debtor", "block", "coercion.provident_fund"),
     ("你不是说要告诉你家人吗", "debtor", "block", "threat.exposure"),
+    ("你 不 是 说 要 告 诉 你 家 人 吗 现 在 怎 么 样", "debtor", "block", "threat.exposure"),
     # whole sentences in pinyin
     ("ni lao po zai na shang ban wo men dou zhi dao", "debtor", "block", "threat.doorstep"),
     ("qu bie de ping tai jie yi bi xian huan wo men", "debtor", "block", "coercion.new_borrowing"),
@@ -298,6 +299,8 @@ HONEST = [
     ("有人说不还钱会坐牢，别的都不用信，那是谣言。", "debtor"),
     ("您孩子今年上小学了吧，开销大，可以申请分期。", "debtor"),
     ("您不需要帮他还款，明白吗？", "emergency_contact"),
+    ("我们不会告诉你家人好吗，请放心", "debtor"),
+    ("您不需要帮他还款明白吗", "emergency_contact"),
 ]
 
 

@@ -126,6 +126,8 @@ class Context(_Strict):
     own_acts: list[str] = []
     # words that end a clause as a question: a negator in it asks, which affirms (你单位不是交了公积金吗？)
     questions: list[str] = []
+    # … unless they only ask the reader to agree: 我们不会告诉你家人好吗
+    tag_questions: list[str] = []
     # the reader or his family just before an allow-listed phrase: it is said of them (你们一家人那都是骗子)
     addressed: list[str] = []
     # words that turn to a consequence and so start a clause of their own, comma or not: 切勿…否则通知你的单位领导
