@@ -202,8 +202,10 @@ class ContextFilter:
     def _denied(self, text: str, i: int) -> bool:
         """Whether a word of ``disbelief`` stands just before ``text[i]`` (别以为是诈骗, 这可不是谣言,
         没什么是不对的, 不用等判决后)."""
-        near = text[max(0, i - _DISBELIEF_REACH):i + 2]
-        return any(w in near for w in (*self.context.disbelief, *self.context.others))
+        left = max(0, i - _DISBELIEF_REACH)
+        near = text[left:i + 2]
+        # a word that starts where the cue starts is the cue's own (不是正规催收), not a denial of it
+        return any(0 <= near.find(w) < i - left for w in (*self.context.disbelief, *self.context.others))
 
     def lawful(self, text: str, start: int, end: int, breaks: Set[int], conditions: Sequence[str]) -> str | None:
         """The condition of lawful process (a rule's ``lawful_after``: 判决后) that stands earlier in the
@@ -259,6 +261,9 @@ class ContextFilter:
         cue = None if doubted else self._standing(after, (*self.context.sentence_suffixes, *self.context.sentence_closers))
         if cue:
             return f"condemned by {cue!r} later in the sentence"
+        rebutted = None if doubted else self._rebutted(text, s_left, start, end, s_right, breaks)
+        if rebutted:
+            return rebutted
         c_right = next((m.start() for m in _CLAUSE_END.finditer(text, end, s_right)), s_right)
         c_left = max((m.end() for m in _CLAUSE_END.finditer(text, s_left, start)), default=s_left)
         # a turn to a consequence starts a clause of its own, comma or not (切勿心存侥幸否则通知你的单位领导),
@@ -289,6 +294,24 @@ class ContextFilter:
         for tag in self.context.tag_questions:
             clause = clause.replace(tag, "|")
         return any(q in clause for q in self.context.questions)
+
+    def _rebutted(self, text: str, s_left: int, start: int, end: int, s_right: int, breaks: Set[int]) -> str | None:
+        """Why a hit someone else is reported to have said (``hearsay``, ``reporters``: 您朋友说, 那人说)
+        is not the sender's: he rebuts it after it, in its sentence or the next (``rebuttals``:
+        这不对, 我们公司不会这样做, 都是吓你的), and neither asks (这不对吗), denies (这可不是吓你的)
+        nor takes the rebuttal back with a contrast after it (…不会这样做，不过你再拖就难说了)."""
+        reporter = next((w for w in (*self.context.hearsay, *self.context.reporters) if w in text[s_left:start]), None)
+        if reporter is None:
+            return None
+        rest = text[end:self._next_sentence_end(text, s_right, breaks)]
+        rebuttal = self._standing(self._closed(rest), self.context.rebuttals, about_words=False)
+        if rebuttal is None:
+            return None
+        after = rest[rest.find(rebuttal) + len(rebuttal):]
+        if after.lstrip(_TRAILING).startswith(tuple(self.context.questions)) or any(
+                w in after for w in self.context.contrasts):
+            return None
+        return f"reported ({reporter!r}) and rebutted ({rebuttal!r})"
 
     def _list_left(self, text: str, s_left: int, c_left: int, start: int, end: int, c_right: int) -> int:
         """Where a protective cue may stand for the hit: its clause, or, when the hit closes a list

@@ -243,6 +243,14 @@ BYPASSES = [
     ("你单位不是交了公积金吗？我这有个朋友专门做这个的，一周就能提出来，你先还我们。", "debtor", "block", "coercion.provident_fund"),
     ("你不是说要告诉你家人吗", "debtor", "block", "threat.exposure"),
     ("你 不 是 说 要 告 诉 你 家 人 吗 现 在 怎 么 样", "debtor", "block", "threat.exposure"),
+    # someone else's words, "rebutted" in ways that take nothing back
+    ("听说明天上门抓你，这不对吗？", "debtor", "block", "deception.false_legal"),
+    ("有人说要去你单位闹，我们公司不会这样做，不过你再拖我就不敢保证了", "debtor", "block", "threat.doorstep"),
+    ("有人说要打断你的腿，这可不是吓你的", "debtor", "block", "threat.bodily_harm"),
+    ("我说要去你单位闹，这不对吗", "debtor", "block", "threat.doorstep"),
+    ("据说明天去你单位闹，那些都是吓你的，但是你再不还就是真的了", "debtor", "block", "threat.doorstep"),
+    ("别以为有人说要打断你的腿是吓你的", "debtor", "block", "threat.bodily_harm"),
+    ("你这个骗子会说话吗", "debtor", "block", "abuse.insult"),
     # whole sentences in pinyin
     ("ni lao po zai na shang ban wo men dou zhi dao", "debtor", "block", "threat.doorstep"),
     ("qu bie de ping tai jie yi bi xian huan wo men", "debtor", "block", "coercion.new_borrowing"),
@@ -300,6 +308,12 @@ HONEST = [
     ("您孩子今年上小学了吧，开销大，可以申请分期。", "debtor"),
     ("您不需要帮他还款，明白吗？", "emergency_contact"),
     ("我们不会告诉你家人好吗，请放心", "debtor"),
+    ("您朋友说逾期了就会被起诉坐牢 这不对 就算起诉也是民事诉讼", "debtor"),
+    ("您说的那个说要抓人的 那肯定不是正规催收 正规的不可能这么讲", "debtor"),
+    ("莫慌嘛，哪个说要抓你嘛，那些都是吓你的，我们这边就是想跟你商量个分期。", "debtor"),
+    ("您提到有人说要把您的事发到家族群里，我们公司不会这样做，也禁止任何外包人员这么做，您可以放心。", "debtor"),
+    ("啥？那人说要上门泼油漆？这个我听了都来气，公司从来没这种做法，你有录音的话发我，我马上报上去处理。", "debtor"),
+    ("骗子会说“不转账明天就上门抓人”，我们不会这么说，别慌。", "debtor"),
     ("您不需要帮他还款明白吗", "emergency_contact"),
 ]
 

@@ -124,6 +124,10 @@ class Context(_Strict):
     # a first-person subject just before a hit: the sender announces his own act, which a consequence
     # after it does not condemn (到时候我们去你单位闹只会让你更难看; 若不想我们明天去你单位…请拨打)
     own_acts: list[str] = []
+    # someone else's words reported before a hit (besides ``hearsay``), and what rebuts them after it, in its
+    # sentence or the next: 您朋友说逾期了就会被起诉坐牢 这不对; 那人说要上门泼油漆？…公司从来没这种做法
+    reporters: list[str] = []
+    rebuttals: list[str] = []
     # words that end a clause as a question: a negator in it asks, which affirms (你单位不是交了公积金吗？)
     questions: list[str] = []
     # … unless they only ask the reader to agree: 我们不会告诉你家人好吗
