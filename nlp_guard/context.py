@@ -57,6 +57,13 @@ _TRAILING = " 啊哈呀吧的了哦!！~～。"
 _SALUTATION = regex.compile(r"尊敬的[^，,：:“”「」\s]{0,12}(?:客户|用户|会员)")
 #: How far before a condemning cue a word of disbelief takes it back (别以为是诈骗, 这可不是谣言).
 _DISBELIEF_REACH = 4
+#: A transcript's sentence this short between two pauses is a filler (嗯, 那个), not a sentence of its own.
+_FILLER = 2
+#: How many fillers a reported word or a rebuttal may stand beyond.
+_FILLER_HOPS = 4
+#: How many sentences after a reported hit may hold its rebuttal: a pause inside the quote ends one
+#: (有人冒充我们 说 '不还钱就去你单位闹 让你全家都知道' 这种都是骗子的话术).
+_REBUTTAL_SENTENCES = 2
 #: Where a negator's clause ends, for a question's mark (吗).
 _CLAUSE_OR_SENTENCE_END = regex.compile(r"[，,、：:。!?！？;；\s]")
 #: How far before a hit a first-person subject makes it the sender's own act (我们明天去你单位).
@@ -296,15 +303,17 @@ class ContextFilter:
         return any(q in clause for q in self.context.questions)
 
     def _rebutted(self, text: str, s_left: int, start: int, end: int, s_right: int, breaks: Set[int]) -> str | None:
-        """Why a hit someone else is reported to have said (``hearsay``, ``reporters``: 您朋友说, 那人说)
-        is not the sender's: he rebuts it after it, in its sentence or the next (``rebuttals``:
-        这不对, 我们公司不会这样做, 都是吓你的), and neither asks (这不对吗), denies (这可不是吓你的)
-        nor takes the rebuttal back with a contrast after it (…不会这样做，不过你再拖就难说了)."""
-        reporter = next((w for w in (*self.context.hearsay, *self.context.reporters) if w in text[s_left:start]), None)
+        """Why a hit someone else is reported to have said (``hearsay``, ``reporters``: 您朋友说, 那人说,
+        in its sentence or the one before) is not the sender's: he rebuts it after it, in its sentence or
+        the two after (``rebuttals``: 这不对, 我们公司不会这样做, 都是吓你的), and neither asks
+        (这不对吗), denies (这可不是吓你的) nor takes the rebuttal back with a contrast after it
+        (…不会这样做，不过你再拖就难说了)."""
+        before, after_end = self._reach(text, s_left, s_right, breaks)
+        reporter = next((w for w in (*self.context.hearsay, *self.context.reporters) if w in text[before:start]), None)
         if reporter is None:
             return None
-        rest = text[end:self._next_sentence_end(text, s_right, breaks)]
-        rebuttal = self._standing(self._closed(rest), self.context.rebuttals, about_words=False)
+        rest = text[end:after_end]
+        rebuttal = self._standing(rest, self.context.rebuttals, about_words=False)
         if rebuttal is None:
             return None
         after = rest[rest.find(rebuttal) + len(rebuttal):]
@@ -312,6 +321,28 @@ class ContextFilter:
                 w in after for w in self.context.contrasts):
             return None
         return f"reported ({reporter!r}) and rebutted ({rebuttal!r})"
+
+    def _reach(self, text: str, s_left: int, s_right: int, breaks: Set[int]) -> tuple[int, int]:
+        """Where the sentence before the one at ``[s_left, s_right)`` starts and where the
+        ``_REBUTTAL_SENTENCES``-th after it ends, not counting a transcript's fillers as sentences (嗯, 那个,
+        来还: ``_FILLER`` characters or fewer between two pauses)."""
+        left = s_left
+        for _ in range(_FILLER_HOPS):
+            if left == 0:
+                break
+            prev = self.sentence(text, left - 1, left - 1, breaks)[0]
+            left, filler = prev, left - prev <= _FILLER + 1
+            if not filler:
+                break
+        right, whole = s_right, 0
+        for _ in range(_FILLER_HOPS + _REBUTTAL_SENTENCES):
+            if right >= len(text):
+                break
+            nxt = self._next_sentence_end(text, right, breaks)
+            right, whole = nxt, whole + (nxt - right > _FILLER + 1)
+            if whole == _REBUTTAL_SENTENCES:
+                break
+        return left, right
 
     def _list_left(self, text: str, s_left: int, c_left: int, start: int, end: int, c_right: int) -> int:
         """Where a protective cue may stand for the hit: its clause, or, when the hit closes a list

@@ -2,7 +2,8 @@
 file was written (caught if violating, allowed if compliant) must stay right. Lines still open are
 not listed; fixing one is welcome and only asks for the golden file to be rewritten.
 
-The probes are in ``training/data/adversarial/probe_redteam_*.jsonl`` (see its README); the model's
+The probes are in ``training/data/adversarial/probe_redteam_*.jsonl`` and ``probe_lookalike_*.jsonl``
+(see its README); the model's
 figures on them are in bench/RESULTS.md ("Adversarial: held-out authored lines").
 """
 from __future__ import annotations
