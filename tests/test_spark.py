@@ -241,10 +241,10 @@ def test_parquet_keeps_the_context_evidence_of_a_threat_split_across_turns(spark
     from nlp_guard.spark_engine import scan_dataframe, write_results
 
     src = tmp_path / "in.jsonl"
-    call = {"id": "c1", "turns": [{"speaker": "agent", "text": "你女儿在实验小学"}, {"speaker": "agent", "text": "放学路上注意点"}]}
+    call = {"id": "c1", "turns": [{"speaker": "agent", "text": "你女儿在二年级三班"}, {"speaker": "agent", "text": "放学路上注意点"}]}
     src.write_text(json.dumps(call, ensure_ascii=False) + "\n", "utf-8")
     write_results(scan_dataframe(spark.read.json(str(src)), rules_only=True), str(tmp_path / "out.parquet"))
     (row,) = spark.read.parquet(str(tmp_path / "out.parquet")).collect()
     v = row["turns"][1]["violations"][0]
     assert [(e["start"], e["end"], e["text"]) for e in v["evidence"]] == [(0, 2, "放学")]
-    assert [(e["turn"], e["text"]) for e in v["context_evidence"]] == [(0, "女儿在实验小学")]
+    assert [(e["turn"], e["text"]) for e in v["context_evidence"]] == [(0, "女儿在二年级三班")]

@@ -36,9 +36,9 @@ def assert_exact(turns: Sequence[dict[str, str]], t: TranscriptDecision) -> None
 
 # rules only: a threat split across two agent turns, plain and dressed up
 SPLIT = [
-    ([A("你女儿在实验小学"), A("放学路上注意点")], 1, "threat.family", "放学", "女儿在实验小学"),
-    ([A("您好，王先生。"), A("你女儿在实验小学吧，"), C("你想干嘛？"), A("放学路上注意点。")], 3, "threat.family", "放学",
-     "女儿在实验小学"),
+    ([A("你女儿在二年级三班"), A("放学路上注意点")], 1, "threat.family", "放学", "女儿在二年级三班"),
+    ([A("您好，王先生。"), A("你女儿在二年级三班吧，"), C("你想干嘛？"), A("放学路上注意点。")], 3, "threat.family", "放学",
+     "女儿在二年级三班"),
     ([A("听说你家老人"), A("每天下午都去公园遛弯")], 1, "threat.family", "每天", "你家"),
     ([A("你們家孩子"), C("嗯"), A("幾點放學我們都清楚")], 2, "threat.family", "幾點", "家"),
 ]
@@ -75,7 +75,7 @@ def test_honest_calls_gain_no_context_violation(rules_guard: Guard, turns: list[
     (Window(customers=True), False),  # customer turns join the window, agent turns still count
 ])
 def test_the_window_reaches_as_far_as_configured(window: Window, flagged: bool) -> None:
-    turns = [A("你女儿在实验小学"), C("嗯"), A("好"), A("放学路上注意点")]
+    turns = [A("你女儿在二年级三班"), C("嗯"), A("好"), A("放学路上注意点")]
     t = Guard(window=window).check_transcript(turns)
     assert (t.turns[3].decision == "block") is flagged
     assert_exact(turns, t)
@@ -98,10 +98,10 @@ def test_without_context_the_json_keeps_its_old_shape(rules_guard: Guard) -> Non
             assert "context_evidence" not in v and all(set(e) == {"start", "end", "text"} for e in v["evidence"])
     completed = rules_guard.check_transcript(SPLIT[0][0]).to_dict()["turns"][1]["violations"][0]
     assert completed["evidence"] == [{"start": 0, "end": 2, "text": "放学"}]
-    assert completed["context_evidence"] == [{"start": 1, "end": 8, "text": "女儿在实验小学", "turn": 0}]
+    assert completed["context_evidence"] == [{"start": 1, "end": 9, "text": "女儿在二年级三班", "turn": 0}]
 
 
-CALL = [A("您好，请问是张伟本人吗？"), C("是我"), A("你女儿在实验小学吧"), C("你想干什么"), A("放学路上注意点"),
+CALL = [A("您好，请问是张伟本人吗？"), C("是我"), A("你女儿在二年级三班吧"), C("你想干什么"), A("放学路上注意点"),
         A("你个老赖"), C("我失业了，实在活不下去了"), A("请您尽快还款")]
 
 
@@ -125,7 +125,7 @@ def test_check_turn_errors_name_the_field(rules_guard: Guard, history: list, tur
 
 
 def test_the_audit_record_scrubs_context_evidence_from_the_earlier_turn(rules_guard: Guard) -> None:
-    turns = [A("班主任电话13812345678，你女儿在实验小学"), A("放学路上注意点")]
+    turns = [A("班主任电话13812345678，你女儿在二年级三班"), A("放学路上注意点")]
     result = rules_guard.check_transcript(turns).to_dict()
     (v,) = result["turns"][1]["violations"]
     v["context_evidence"] = [{"start": 0, "end": len(turns[0]["text"]), "text": turns[0]["text"], "turn": 0}]
@@ -179,9 +179,9 @@ def model_guard() -> Guard:
 @pytest.mark.parametrize(("turns", "at"), [
     ([A("我知道你爸妈住在哪个小区"), A("你知道后果的")], 1),
     ([A("再不还钱"), A("我找人收拾你")], 1),
-    pytest.param([A("你女儿在实验小学"), A("放学路上注意点")], 1, marks=pytest.mark.xfail(
+    pytest.param([A("你女儿在二年级三班"), A("放学路上注意点")], 1, marks=pytest.mark.xfail(
         strict=True, reason="known miss since 0.6.1's raised thresholds: turn 0 blocks alone, the window scores "
-                            "threat 0.945 calibrated, under confirm 0.95 (chosen on dev)")),
+                            "threat about 0.94 calibrated, under confirm 0.95 (chosen on dev)")),
 ])
 def test_model_sees_the_completed_threat(model_guard: Guard, turns: list[dict[str, str]], at: int) -> None:
     t = model_guard.check_transcript(turns)

@@ -84,7 +84,7 @@ def test_transcript_scan(client, auth):
 
 
 def test_transcript_scan_reports_a_threat_split_across_turns(client, auth):
-    turns = [{"speaker": "agent", "text": "你女儿在实验小学吧"}, {"speaker": "customer", "text": "你想干什么"},
+    turns = [{"speaker": "agent", "text": "你女儿在二年级三班吧"}, {"speaker": "customer", "text": "你想干什么"},
              {"speaker": "agent", "text": "放学路上注意点"}]
     r = client.post("/v1/transcripts/scan", json={"turns": turns}, headers=auth)
     assert r.status_code == 200, r.text
@@ -92,7 +92,7 @@ def test_transcript_scan_reports_a_threat_split_across_turns(client, auth):
     assert [t["decision"] for t in body["turns"]] == ["allow", "allow", "block"]
     (v,) = body["turns"][2]["violations"]
     assert v["evidence"] == [{"start": 0, "end": 2, "text": "放学"}]
-    assert v["context_evidence"] == [{"start": 1, "end": 9, "text": "女儿在实验小学吧", "turn": 0}]
+    assert v["context_evidence"] == [{"start": 1, "end": 10, "text": "女儿在二年级三班吧", "turn": 0}]
     # a violation within one turn keeps the shape existing consumers know
     r = client.post("/v1/transcripts/scan", json={"turns": [{"speaker": "agent", "text": "你个老赖"}]}, headers=auth)
     assert "context_evidence" not in r.json()["turns"][0]["violations"][0]
