@@ -29,6 +29,14 @@ nothing, and 别信 counts only where its sentence ends (``sentence_closers``); 
 winks at is taken up, not reported (``winks``: 你自己猜, 这句话我说到做到); a list closer stretches
 a cue, never a negator, over a list of ways or words only (``list_closers``, ``list_heads``); and
 negations that threaten are no negations (``non_negators``: 不要等…才后悔, 别再逼我们, 能不能).
+The second round (policies 2026.12.19–2026.12.22) added: a negator in a question affirms
+(``questions``: 你单位不是交了公积金吗？) unless the question only asks the reader to agree
+(``tag_questions``: 好吗); someone else's words rebutted after them are not the sender's (``reporters``,
+``rebuttals``: 您朋友说…坐牢 这不对), across a transcript's fillers, unless the rebuttal asks, is denied or
+is taken back; a warning after the sender's own announced act excuses nothing (``own_acts``), nor does
+a condemnation of something else (``others``: 别的都不靠谱) or an allow-listed phrase said of the reader
+(``addressed``: 你们一家人那都是骗子); and a rule may name what makes its hit lawful beside it
+(:meth:`ContextFilter.lawful_beside`: a visit the debtor can reschedule).
 """
 from __future__ import annotations
 
