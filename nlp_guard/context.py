@@ -316,8 +316,11 @@ class ContextFilter:
         the two after (``rebuttals``: 这不对, 我们公司不会这样做, 都是吓你的), and neither asks
         (这不对吗), denies (这可不是吓你的) nor takes the rebuttal back with a contrast after it
         (…不会这样做，不过你再拖就难说了)."""
+        reporters = (*self.context.hearsay, *self.context.reporters)
+        if not any(w in text[:start] for w in reporters):  # most hits: no one else's words anywhere before
+            return None
         before, after_end = self._reach(text, s_left, s_right, breaks)
-        reporter = next((w for w in (*self.context.hearsay, *self.context.reporters) if w in text[before:start]), None)
+        reporter = next((w for w in reporters if w in text[before:start]), None)
         if reporter is None:
             return None
         rest = text[end:after_end]

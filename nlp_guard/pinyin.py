@@ -30,7 +30,7 @@ MIN_FREQ = 50
 #: The weight of a word the variants list (no dictionary word outweighs it).
 LISTED_FREQ = 10_000_000
 
-_TOKEN = regex.compile(r"[a-z]+")
+_TOKEN = regex.compile(r"(?<![a-z0-9])[a-z]+(?![a-z0-9])")  # a whole ASCII word (a123 is none)
 _JOINER = regex.compile(r"[\s'\-]+")
 _HAN_WORD = regex.compile(r"\p{Han}+")
 
@@ -99,16 +99,11 @@ def runs(text: str, syllables: frozenset[str]) -> list[list[regex.Match[str]]]:
     found: list[list[regex.Match[str]]] = []
     run: list[regex.Match[str]] = []
     for m in _TOKEN.finditer(text):
-        whole = (m.start() == 0 or not text[m.start() - 1].isascii() or not text[m.start() - 1].isalnum()) and (
-            m.end() == len(text) or not text[m.end()].isascii() or not text[m.end()].isalnum())
-        joined = bool(run) and _JOINER.fullmatch(text, run[-1].end(), m.start()) is not None
-        if whole and m.group() in syllables:
-            if run and not joined:
-                found.append(run)
-                run = []
+        syllable = m.group() in syllables
+        if not syllable or (run and not _JOINER.fullmatch(text, run[-1].end(), m.start())):
+            found.append(run)
+            run = []
+        if syllable:
             run.append(m)
-            continue
-        found.append(run)
-        run = []
     found.append(run)
     return [r for r in found if len(r) >= MIN_SYLLABLES]
