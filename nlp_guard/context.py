@@ -74,6 +74,8 @@ _FILLER_HOPS = 4
 _REBUTTAL_SENTENCES = 2
 #: Where a negator's clause ends, for a question's mark (吗).
 _CLAUSE_OR_SENTENCE_END = regex.compile(r"[，,、：:。!?！？;；\s]")
+#: How many characters may follow a reported word in its sentence when the hit stands in the next one.
+_LEAD = 4
 #: How far before a hit a first-person subject makes it the sender's own act (我们明天去你单位).
 _OWN_ACT_REACH = 4
 
@@ -320,7 +322,7 @@ class ContextFilter:
         if not any(w in text[:start] for w in reporters):  # most hits: no one else's words anywhere before
             return None
         before, after_end = self._reach(text, s_left, s_right, breaks)
-        reporter = next((w for w in reporters if w in text[before:start]), None)
+        reporter = next((w for w in reporters if self._leads_to(text, w, before, start, breaks)), None)
         if reporter is None:
             return None
         rest = text[end:after_end]
@@ -332,6 +334,20 @@ class ContextFilter:
                 w in after for w in self.context.contrasts):
             return None
         return f"reported ({reporter!r}) and rebutted ({rebuttal!r})"
+
+    def _leads_to(self, text: str, reporter: str, before: int, start: int, breaks: Set[int]) -> bool:
+        """Whether ``reporter`` (its last occurrence in ``text[before:start]``) introduces the hit at
+        ``start``: within the cue window before it, no clause end between them but one right after
+        the reporter (有人说：…), and across a sentence end only where the reporter ends its sentence
+        (有人冒充我们 说 '…'; not 听说你换工作了。明天去你单位闹。这不对吧)."""
+        i = text.rfind(reporter, before, start)
+        if i == -1:
+            return False
+        j = i + len(reporter)
+        if start - j > self.context.window or _CLAUSE_END.search(text[j:start].lstrip("，,：: ")):
+            return False
+        own_end = self.sentence(text, j, j, breaks)[1]
+        return own_end >= start or own_end - j <= _LEAD
 
     def _reach(self, text: str, s_left: int, s_right: int, breaks: Set[int]) -> tuple[int, int]:
         """Where the sentence before the one at ``[s_left, s_right)`` starts and where the

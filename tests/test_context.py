@@ -263,6 +263,10 @@ BYPASSES = [
     ("我之前有个客户，后来在几个分期平台各借了一点，当天就结清了，你也可以试试。", "debtor", "block", "coercion.new_borrowing"),
     ("部分客户通过XX速贷等平台周转后已成功结清，可联系顾问获取下款链接。", "debtor", "block", "coercion.new_borrowing"),
     ("有人说。明天去你单位闹。这不对吗？", "debtor", "block", "threat.doorstep"),
+    # review: hearsay about something else, a sentence or a clause before, introduces no hit
+    ("听说你换工作了。明天去你单位闹。这不对吧，你还不还？", "debtor", "block", "threat.doorstep"),
+    ("据说你最近手头紧。我们明天上门抓你。没有这回事的话就还钱。", "debtor", "block", "deception.false_legal"),
+    ("听说你换工作了，明天去你单位闹，这不对吧", "debtor", "block", "threat.doorstep"),
     ("您说要去 刷信用卡套现 来还 这个 我们建议 尽快", "debtor", "block", "coercion.card_cashout"),
     ("千万别以为我们不会去你单位闹", "debtor", "block", "threat.doorstep"),
     ("我们不接受分期就去你单位闹", "debtor", "block", "threat.doorstep"),
